@@ -641,7 +641,8 @@ def _wrap_phi(phi: np.ndarray) -> np.ndarray:
     return (phi + np.pi) % (2 * np.pi) - np.pi
 
 
-def _cluster_sequence(jets: Jets, algorithm: Any, radius: float, rows: np.ndarray | None = None) -> Any:
+def _cluster_sequence(jets: Jets, algorithm: Any, radius: float, rows: np.ndarray | None = None,
+                      recombination: Any = None) -> Any:
     """One FastJet ClusterSequence over the (massless) particles of many jets at once."""
     import awkward as ak
     import fastjet
@@ -651,7 +652,9 @@ def _cluster_sequence(jets: Jets, algorithm: Any, radius: float, rows: np.ndarra
     pt, y, phi = (ak.Array([p[:, c] for p in particles]) for c in range(3))
     momenta = ak.zip({"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(y), "E": pt * np.cosh(y)})
     with _quiet_stdout():  # FastJet prints a banner on its first clustering
-        return fastjet.ClusterSequence(momenta, fastjet.JetDefinition(algorithm, radius))
+        definition = (fastjet.JetDefinition(algorithm, radius) if recombination is None
+                      else fastjet.JetDefinition(algorithm, radius, recombination))
+        return fastjet.ClusterSequence(momenta, definition)
 
 
 def _recluster(jets: Jets, radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -659,7 +662,8 @@ def _recluster(jets: Jets, radius: float) -> tuple[np.ndarray, np.ndarray]:
     import awkward as ak
     import fastjet
 
-    micro = _cluster_sequence(jets, fastjet.antikt_algorithm, radius).inclusive_jets()
+    with _quiet_stdout():  # FastJet prints its banner when it first clusters, which may be here
+        micro = _cluster_sequence(jets, fastjet.antikt_algorithm, radius).inclusive_jets()
     px, py, pz, energy = (ak.to_list(micro[c]) for c in ("px", "py", "pz", "E"))
     width = max(len(row) for row in px)
     particles = np.zeros((len(jets), width, 3))

@@ -1,6 +1,6 @@
 """Jet observables the book compares its learnt representations with.
 
-N-subjettiness (Thaler and Van Tilburg 2011) with exclusive-kT axes, and the geometry of a jet's
+N-subjettiness (Thaler and Van Tilburg 2011) with winner-takes-all exclusive-kT axes, and the geometry of a jet's
 two hardest prongs, both computed with FastJet on each jet's particles (treated as massless,
 rows ``(pT [GeV], y, phi [rad])``).
 
@@ -17,21 +17,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import Jets, _cluster_sequence, _wrap_phi
+from .data import Jets, _cluster_sequence, _quiet_stdout, _wrap_phi
 
 __all__ = ["NSubjettiness", "nsubjettiness", "TwoProngs", "two_prongs"]
 
 
-def _exclusive_subjets(jets: Jets, n_subjets: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """pT, y, phi of exclusive-kT subjets, each of shape (len(rows), n_subjets)."""
+def _exclusive_subjets(jets: Jets, n_subjets: int, rows: np.ndarray,
+                       winner_takes_all: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pT, y, phi of exclusive-kT subjets, each of shape (len(rows), n_subjets).
+
+    With ``winner_takes_all`` the subjet direction follows its harder branch (WTA axes), which
+    keeps N-subjettiness axes on the radiation and is insensitive to soft recoil.
+    """
     import awkward as ak
     import fastjet
 
     # A radius far beyond any jet makes the beam distance irrelevant, as FastJet's
     # max_allowable_R does in fjcontrib's exclusive-jet axes.
-    sequence = _cluster_sequence(jets, fastjet.kt_algorithm, 10.0, rows)
+    sequence = _cluster_sequence(jets, fastjet.kt_algorithm, 10.0, rows,
+                                 fastjet.WTA_pt_scheme if winner_takes_all else None)
     format_warning = warnings.formatwarning
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_stdout():
         # fastjet 3.5 warns about non-kT algorithms even for kT and replaces formatwarning
         warnings.simplefilter("ignore", UserWarning)
         subjets = sequence.exclusive_jets(n_jets=n_subjets)
@@ -58,7 +64,7 @@ def _tau(jets: Jets, n_axes: int, beta: float, R0: float) -> np.ndarray:
     rows = np.flatnonzero(multiplicity > n_axes)  # with <= N particles every particle is an axis
     if len(rows) == 0:
         return tau
-    _, axis_y, axis_phi = _exclusive_subjets(jets, n_axes, rows)
+    _, axis_y, axis_phi = _exclusive_subjets(jets, n_axes, rows, winner_takes_all=True)
     particles, mask = jets.particles[rows], jets.mask[rows]
     dy = particles[:, :, None, 1] - axis_y[:, None, :]
     dphi = _wrap_phi(particles[:, :, None, 2] - axis_phi[:, None, :])
@@ -88,7 +94,7 @@ class NSubjettiness:
 
 
 def nsubjettiness(jets: Jets, *, beta: float = 1.0, R0: float | None = None) -> NSubjettiness:
-    """N-subjettiness tau_1, tau_2, tau_3 with exclusive-kT axes.
+    """N-subjettiness tau_1, tau_2, tau_3 with winner-takes-all exclusive-kT axes.
 
     Parameters
     ----------
