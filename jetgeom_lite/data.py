@@ -263,20 +263,21 @@ def _chunk_seed(seed: int, chunk: int) -> int:
 
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
-    """Silence C/C++ writes to stdout (FastJet's banner) without hiding Python output."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # e.g. a notebook stream without a file descriptor
-        fd = 1
-    sys.stdout.flush()
-    saved = os.dup(fd)
+    """Silence C/C++ writes to stdout (FastJet's banner) without hiding Python output.
+
+    C++ writes to file descriptor 1 whatever Python's ``sys.stdout`` is; Jupyter kernels
+    forward that descriptor to the notebook, so it is descriptor 1 that is redirected.
+    """
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdout.flush()
+    saved = os.dup(1)
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
+            os.dup2(devnull.fileno(), 1)
             try:
                 yield
             finally:
-                os.dup2(saved, fd)
+                os.dup2(saved, 1)
     finally:
         os.close(saved)
 

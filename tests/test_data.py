@@ -448,3 +448,18 @@ def test_read_jetnet_arrays_and_file(tmp_path):
     np.testing.assert_allclose(read_jetnet(tmp_path / "g.hdf5").particles, jets.particles)
     with pytest.raises(ValueError, match=r"\(n, M, 4\)"):
         read_jetnet(features[..., :3])
+
+
+def test_no_banner_reaches_a_notebook():
+    """Jupyter forwards file descriptor 1 to the notebook: FastJet's banner must not get there."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    code = ("from jetgeom_lite.data import generate_jets, preprocess\n"
+            "from jetgeom_lite.observables import nsubjettiness\n"
+            "jets = generate_jets('W', 5, seed=2, n_jobs=1, progress=False)\n"
+            "tau = nsubjettiness(preprocess(jets, recluster_R=0.07))\n"
+            "print('done')")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    text = "".join(output.get("text", "") for output in notebook.cells[0].outputs)
+    assert text.strip() == "done", text
