@@ -13,6 +13,16 @@ Why they count directions: a latent direction along which the decoder moves the 
 costs :math:`\\ln(a/\\beta)` nats of KL and leaves :math:`\\beta^2` of squared distortion. Each
 resolved direction therefore adds 1 to both derivatives; an unresolved one adds 0.
 
+At the optimum the two are one number
+-------------------------------------
+If the VAE sits at the minimum :math:`L^*(\\beta)` of :math:`L = \\langle d^2\\rangle/(2\\beta^2) +
+\\mathrm{KL}` at every beta, the envelope theorem gives :math:`dL^*/d\\ln\\beta = \\partial L/\\partial
+\\ln\\beta = -\\langle d^2\\rangle/\\beta^2`; writing out the total derivative of ``L`` along the sweep,
+this is exactly :math:`D_2 - D_1 = 0`. So D1 and D2 are not two independent measurements: a gap
+between them says the sweep was not at a (local) optimum, e.g. an upward sweep with too few steps
+per beta. Agreement is necessary, not sufficient: a model stuck with a direction switched off sits
+at a constrained optimum and still gives D1 = D2.
+
 How the derivatives are taken
 -----------------------------
 Sweep curves are noisy (each point is a separately trained model), and a plain two-point
