@@ -95,7 +95,8 @@ def _mask_for(mask: Any, jets: torch.Tensor, single: bool, name: str) -> torch.T
     if single and mask.dim() == 1:
         mask = mask.unsqueeze(0)
     if mask.shape != jets.shape[:2]:
-        raise ValueError(f"{name} must have shape {tuple(jets.shape[:2])} to match the particles; got {tuple(mask.shape)}")
+        raise ValueError(f"{name} must have shape {tuple(jets.shape[:2])} to match the particles; "
+                         f"got {tuple(mask.shape)}")
     return mask.bool()
 
 
@@ -302,7 +303,8 @@ def sinkhorn_emd(jets_a: Any, jets_b: Any, mask_a: Any = None, mask_b: Any = Non
     if schedule[-1] != eps:
         needed = math.ceil(math.log(eps / eps_start) / math.log(eps_decay)) + 1
         raise ValueError(f"n_iterations={n_iterations} is too few to anneal eps from {eps_start} to {eps} by a factor "
-                         f"{eps_decay} per iteration; use n_iterations > {needed}, a larger eps_decay or eps_start=None")
+                         f"{eps_decay} per iteration; use n_iterations > {needed}, a larger eps_decay or "
+                         "eps_start=None")
     if gradient == "unrolled" and torch.is_grad_enabled():
         f, g = _log_domain_iterations(masked_cost, log_a, log_b, on_a, on_b, schedule)
     else:
