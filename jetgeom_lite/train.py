@@ -195,8 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="the larger full-size run")
     parser.add_argument("--out", default=None, help="output folder (default ./jetgeom_weights/NAME)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for torch (default 1: the shipped weights were made with 1, and a "
+                             "small model gains little from more while several threads slow down badly "
+                             "on a busy machine; results match to rounding only at the same count)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     try:
         chosen = recipe(args.name, args.full)
     except ValueError as error:
