@@ -5,8 +5,9 @@ module supplies the three jet-specific pieces it plugs together (after Collins,
 arXiv:2109.10919, with networks small enough to train on a laptop CPU):
 
 - :class:`JetEncoder`: each particle ``(z_i, y_i, phi_i)`` goes through the same small network;
-  the outputs of the real particles are summed (padding contributes nothing, so the code does
-  not depend on how a jet is padded) and a second network turns the sum into the posterior
+  the outputs of the real particles are summed with their pT fractions as weights (padding
+  contributes nothing, so the code does not depend on how a jet is padded or ordered, and soft
+  or collinear particles change it little) and a second network turns the sum into the posterior
   ``(mu, log_var)`` of ``latent_dim`` Gaussian directions, more than the data need.
 - :class:`JetDecoder`: a network from ``z`` to exactly ``n_particles`` particles: pT by a softmax
   over the particles (so the jet's pT sums to 1), ``y`` and ``phi`` linear (the jets are
@@ -17,7 +18,17 @@ arXiv:2109.10919, with networks small enough to train on a laptop CPU):
 
 :func:`make_jet_vae` builds the model from a :class:`JetVAESettings`; :func:`jet_tensors` turns
 preprocessed :class:`~jetgeom_lite.data.Jets` into the ``(particles, mask)`` pair every function
-here takes; :func:`load_pretrained_sweep` loads the weights shipped with the package.
+here takes; :func:`reconstruction_emd` measures reconstructions with the exact EMD;
+:func:`load_pretrained_sweep` loads the weights shipped with the package (made by
+``python -m jetgeom_lite.train wjets``, see :mod:`jetgeom_lite.train`).
+
+Example::
+
+    sweep = load_pretrained_sweep("wjets")
+    model = sweep.model("down", -1)                  # the finest beta, beta_hat = 3 GeV
+    particles, mask = jet_tensors(preprocess(load_jets("W", 100, seed=1), recluster_R=0.07,
+                                             max_particles=50))
+    mu, log_var = model.encode(particles, mask)
 """
 
 from __future__ import annotations
@@ -242,7 +253,7 @@ def make_jet_vae(settings: JetVAESettings | None = None, seed: int | None = 0) -
     Parameters
     ----------
     settings : JetVAESettings, optional
-        Default: ``JetVAESettings()`` (8 latent directions, 50 particles, ~85k parameters).
+        Default: ``JetVAESettings()`` (8 latent directions, 50 particles, 89k parameters).
     seed : int or None
         Seed of the weight initialisation (the caller's global RNG is left untouched).
 

@@ -16,7 +16,7 @@ weights are kept; at the end they are rounded to float16, and every metric in
 
 Usage::
 
-    python -m jetgeom_lite.train wjets                       # the shipped settings (~15-20 min, 2 CPU cores)
+    python -m jetgeom_lite.train wjets                       # the shipped settings (~10 min on one CPU core)
     python -m jetgeom_lite.train wjets --out my_weights      # somewhere else (default ./jetgeom_weights/wjets)
     python -m jetgeom_lite.train wjets --full --device cuda  # larger model, more jets and betas
 
