@@ -53,6 +53,8 @@ __all__ = [
     "train_autoencoder",
     "evaluate_vae",
     "beta_sweep",
+    "decoded_posterior_samples",
+    "decoded_posterior_covariance",
 ]
 
 Batch = tuple[torch.Tensor, ...]
@@ -764,6 +766,77 @@ def train_autoencoder(model: VAE, data, *, steps: int = 1000, batch_size: int | 
 
 # --------------------------------------------------------------------------------------------
 # evaluation
+
+
+def decoded_posterior_samples(model: VAE, x, n_draws: int, seed: int = 0) -> np.ndarray:
+    """Decode ``n_draws`` posterior draws of each input: how the latent noise smears outputs.
+
+    Parameters
+    ----------
+    model : VAE
+        A trained model taking vectors (no extras).
+    x : array_like, shape (n, D)
+        Inputs in the data's unit.
+    n_draws : int
+        Draws of :math:`z \sim q(z|x)` per input.
+    seed : int
+        Seed of the draws.
+
+    Returns
+    -------
+    ndarray, shape (n_draws, n, D)
+        Decoded draws; their spread around the mean is the model's resolution, ~beta per
+        encoded direction.
+
+    Examples
+    --------
+    >>> model = make_mlp_vae(2, 2, seed=0)
+    >>> decoded_posterior_samples(model, np.zeros((3, 2)), n_draws=5).shape
+    (5, 3, 2)
+    """
+    n_draws = _check_steps(n_draws, "n_draws")
+    x = torch.as_tensor(np.asarray(x), dtype=_model_dtype(model), device=next(model.parameters()).device)
+    generator = torch.Generator(device=x.device).manual_seed(int(seed))
+    with torch.no_grad():
+        mu, log_var = model.encode(x)
+        z = model.sample_latent(mu.repeat(n_draws, 1), None if log_var is None else log_var.repeat(n_draws, 1),
+                                generator)
+        return model.decode(z).reshape(n_draws, len(x), -1).cpu().numpy()
+
+
+def decoded_posterior_covariance(model: VAE, x) -> tuple[np.ndarray, np.ndarray]:
+    """The posterior of each input pushed through the decoder, to first order.
+
+    :math:`\hat x(\mu)` and :math:`J\,\mathrm{diag}(\sigma^2)\,J^T` with
+    :math:`J = \partial \hat x / \partial z` at :math:`z = \mu`: the ellipse of outputs that one
+    posterior standard deviation reaches.
+
+    Parameters
+    ----------
+    model : VAE
+        A trained stochastic model taking vectors (no extras).
+    x : array_like, shape (n, D)
+
+    Returns
+    -------
+    centres : ndarray, shape (n, D)
+    covariances : ndarray, shape (n, D, D)
+        In the squared unit of the data.
+
+    Examples
+    --------
+    >>> model = make_mlp_vae(2, 2, seed=0)
+    >>> centres, covariances = decoded_posterior_covariance(model, np.zeros((4, 2)))
+    >>> covariances.shape
+    (4, 2, 2)
+    """
+    x = torch.as_tensor(np.asarray(x), dtype=_model_dtype(model), device=next(model.parameters()).device)
+    with torch.no_grad():
+        mu, sigma = model.posterior(x)
+        centres = model.decode(mu)
+    jacobian = torch.func.vmap(torch.func.jacrev(model.decode))(mu)  # (n, D, k)
+    covariances = jacobian @ torch.diag_embed(sigma**2) @ jacobian.transpose(1, 2)
+    return centres.cpu().numpy(), covariances.detach().cpu().numpy()
 
 
 @dataclass(frozen=True)

@@ -329,3 +329,30 @@ def test_distance_must_return_one_value_per_sample(ring):
                 distance=lambda x, x_hat: ((x - x_hat) ** 2).sum())
     with pytest.raises(ValueError, match="one squared distance per sample"):
         train_vae(model, ring, beta=0.1, steps=1, device="cpu", progress=False)
+
+
+def test_decoded_posterior_covariance_of_a_linear_model_is_exact():
+    """For a linear decoder x = A z + b the first-order covariance A diag(sigma^2) A^T is exact."""
+    from jetgeom_lite.vae import decoded_posterior_covariance, decoded_posterior_samples
+
+    model = make_mlp_vae(2, 2, hidden=(8,), seed=0)
+    linear = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[2.0, 0.0], [0.5, 0.1]]))
+        linear.bias.zero_()
+    model.decoder = linear
+    x = np.array([[0.3, -0.2], [1.0, 0.5]])
+    centres, covariances = decoded_posterior_covariance(model, x)
+    with torch.no_grad():
+        mu, sigma = model.posterior(torch.as_tensor(x, dtype=torch.float32))
+    weight = linear.weight.detach().numpy()
+    for k in range(len(x)):
+        expected = weight @ np.diag(sigma[k].numpy() ** 2) @ weight.T
+        np.testing.assert_allclose(covariances[k], expected, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(centres[k], weight @ mu[k].numpy(), rtol=1e-5, atol=1e-7)
+    # and the decoded draws scatter with that covariance
+    draws = decoded_posterior_samples(model, x, n_draws=20000, seed=3)
+    assert draws.shape == (20000, 2, 2)
+    np.testing.assert_allclose(np.cov(draws[:, 0].T), covariances[0], rtol=0.05, atol=1e-4)
+    with pytest.raises(ValueError):
+        decoded_posterior_samples(model, x, n_draws=0)
