@@ -769,7 +769,7 @@ def train_autoencoder(model: VAE, data, *, steps: int = 1000, batch_size: int | 
 
 
 def decoded_posterior_samples(model: VAE, x, n_draws: int, seed: int = 0) -> np.ndarray:
-    """Decode ``n_draws`` posterior draws of each input: how the latent noise smears outputs.
+    r"""Decode ``n_draws`` posterior draws of each input: how the latent noise smears outputs.
 
     Parameters
     ----------
@@ -805,7 +805,7 @@ def decoded_posterior_samples(model: VAE, x, n_draws: int, seed: int = 0) -> np.
 
 
 def decoded_posterior_covariance(model: VAE, x) -> tuple[np.ndarray, np.ndarray]:
-    """The posterior of each input pushed through the decoder, to first order.
+    r"""The posterior of each input pushed through the decoder, to first order.
 
     :math:`\hat x(\mu)` and :math:`J\,\mathrm{diag}(\sigma^2)\,J^T` with
     :math:`J = \partial \hat x / \partial z` at :math:`z = \mu`: the ellipse of outputs that one
