@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import Jets, _wrap_phi
+from ..data import Jets, _wrap_phi
 
 __all__ = [
     "BOOK_STYLE",
