@@ -7,6 +7,7 @@ Prints the first unmet requirement and exits 1 otherwise.
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 import tomllib
@@ -15,6 +16,15 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def source_version() -> str:
+    """``jetgeom_lite.__version__`` as written in the source (pyproject reads it from there)."""
+    tree = ast.parse((REPO / "jetgeom_lite" / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__version__" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise RuntimeError("jetgeom_lite/__init__.py sets no __version__")
 
 
 def unmet(extras: list[str]) -> str | None:
@@ -31,8 +41,8 @@ def unmet(extras: list[str]) -> str | None:
     location = Path(unquote(urlparse(direct_url.get("url", "")).path or "/nonexistent"))
     if not direct_url.get("dir_info", {}).get("editable") or location.resolve() != REPO:
         return f"{project['name']} installed editable from {REPO}"
-    if installed.version != project["version"]:
-        return f"{project['name']}=={project['version']} (installed: {installed.version})"
+    if installed.version != source_version():
+        return f"{project['name']}=={source_version()} (installed: {installed.version})"
     requirements = list(project.get("dependencies", []))
     for extra in extras:
         requirements += project.get("optional-dependencies", {})[extra]
