@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from jetgeom_lite import __version__
-from jetgeom_lite.environment import ChapterSetup, chapter_setup, default_device, full_size_requested
+from jetgeom_lite.environment import (ChapterSetup, chapter_setup, default_device, full_size_requested,
+                                      threads_requested)
 
 
 @pytest.mark.parametrize("word", ["1", "true", "TRUE", "Yes", " on ", "yes\n"])
@@ -59,16 +60,67 @@ def test_default_device_without_torch(monkeypatch):
 
 
 def test_chapter_setup_prints_one_line(monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
     monkeypatch.delenv("JETGEOM_FULL_SIZE", raising=False)
+    monkeypatch.delenv("JETGEOM_THREADS", raising=False)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    before = torch.get_num_threads()
     setup = chapter_setup(seed=7)
+    assert torch.get_num_threads() == before  # unset JETGEOM_THREADS leaves torch alone
     printed = capsys.readouterr().out
     assert printed.count("\n") == 1
     line = printed.strip()
     assert line == str(setup)
-    assert line == f"jetgeom_lite {__version__} | device: {setup.device} | default (small) size | seed 7"
+    plural = "" if before == 1 else "s"
+    assert line == (f"jetgeom_lite {__version__} | device: {setup.device} ({before} CPU thread{plural}) | "
+                    "default (small) size | seed 7")
     assert setup == ChapterSetup(device=default_device(), full_size=False, seed=7,
-                                 version=__version__, on_colab=False)
+                                 version=__version__, on_colab=False, threads=before)
+
+
+def test_chapter_setup_without_torch_prints_no_threads(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.delenv("JETGEOM_THREADS", raising=False)
+    setup = chapter_setup(full_size=False, seed=2)
+    assert setup.threads is None
+    assert "thread" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_chapter_setup_sets_torch_threads(monkeypatch, capsys, how):
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    target = 2 if before == 1 else 1
+    try:
+        if how == "argument":
+            monkeypatch.setenv("JETGEOM_THREADS", "7")  # the argument wins over the environment
+            setup = chapter_setup(full_size=False, threads=target)
+        else:
+            monkeypatch.setenv("JETGEOM_THREADS", f" {target} ")
+            setup = chapter_setup(full_size=False)
+        assert torch.get_num_threads() == target
+        assert setup.threads == target
+        assert f"({target} CPU thread" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("word", ["0", "-1", "two", "1.5"])
+def test_threads_environment_garbage_raises_with_fix(monkeypatch, word):
+    monkeypatch.setenv("JETGEOM_THREADS", word)
+    with pytest.raises(ValueError, match="JETGEOM_THREADS.*positive integer"):
+        threads_requested()
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.0, True, "1"])
+def test_threads_argument_garbage_raises_with_fix(value):
+    with pytest.raises(ValueError, match="threads=.*positive integer"):
+        threads_requested(value)
+
+
+def test_threads_unset_means_keep_default(monkeypatch):
+    monkeypatch.setenv("JETGEOM_THREADS", "")
+    assert threads_requested() is None
 
 
 def test_chapter_setup_full_size_from_environment(monkeypatch, capsys):
