@@ -274,3 +274,114 @@ def test_settings_table_rejects_bad_input():
     bare = Jets(TOY_JET[None], TOY_MASK[None], [540.0], [0.0], [0.0], [80.0], "jetnet", {})
     with pytest.raises(ValueError, match="no generator settings"):
         settings_table({"public": bare})
+
+
+# ---- figures of chapters 1 and 2 -------------------------------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from jetgeom_lite.plotting import (  # noqa: E402
+    dimension_curves,
+    error_survival,
+    jet_image_panel,
+    mark_values,
+    transport_lines,
+    two_prong_disk,
+)
+
+
+def test_legend_above_sits_outside_the_axes(ax):
+    compare_histograms(ax, {"W": [0.3, 0.35], "QCD": [0.6, 0.7]}, np.linspace(0, 1, 11), "x", legend_loc="above")
+    ax.figure.canvas.draw()
+    legend_box = ax.get_legend().get_window_extent()
+    axes_box = ax.get_window_extent()
+    assert legend_box.y0 >= axes_box.y1 - 1  # entirely above the data area
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["W jets", "QCD jets"]
+
+
+def test_mark_values_draws_a_line_and_a_name_per_value(ax):
+    ax.set_xlim(0, 300)
+    added = mark_values(ax, {"$m_W$": 80.4, "$m_t$": 172.7}, colors={"$m_W$": "red"})
+    lines = [a for a in added if hasattr(a, "get_xdata")]
+    assert [line.get_xdata()[0] for line in lines] == [80.4, 172.7]
+    assert [t.get_text() for t in ax.texts] == ["$m_W$", "$m_t$"]
+    assert matplotlib.colors.same_color(lines[0].get_color(), "red")
+    with pytest.raises(ValueError, match="positions"):
+        mark_values(ax, {})
+    with pytest.raises(ValueError, match="finite"):
+        mark_values(ax, {"x": float("nan")})
+
+
+def test_transport_lines_join_the_particles_that_exchange_pt(ax):
+    a = np.array([[0.6, 0.0, 0.0], [0.4, 0.3, 0.1]])
+    b = np.array([[0.5, 0.1, 0.0], [0.5, 0.3, 0.3]])
+    flow = np.array([[0.5, 0.1], [0.0, 0.4]])  # the zero flow draws no line
+    lines = transport_lines(ax, a, b, flow, max_width=10.0, smallest=0.0)
+    segments = [np.asarray(s) for s in lines.get_segments()]
+    expected = {((0.0, 0.0), (0.1, 0.0)), ((0.0, 0.0), (0.3, 0.3)), ((0.3, 0.1), (0.3, 0.3))}
+    assert {tuple(map(tuple, np.round(s, 6))) for s in segments} == expected
+    widths = sorted(lines.get_linewidths())
+    assert widths == pytest.approx([2.0, 8.0, 10.0])  # proportional to 0.1, 0.4, 0.5
+    with pytest.raises(ValueError, match="flow must have shape"):
+        transport_lines(ax, a, b, flow[:1])
+    with pytest.raises(ValueError, match="non-negative"):
+        transport_lines(ax, a, b, -flow)
+
+
+def test_jet_image_panel_shows_the_image_with_y_along_x(ax):
+    edges = np.linspace(-0.2, 0.2, 5)
+    image = np.zeros((4, 4))
+    image[0, 3] = 0.7  # lowest y, highest phi
+    image[2, 1] = 0.3
+    mesh = jet_image_panel(ax, image, edges)
+    shown = mesh.get_array().reshape(4, 4)  # rows phi, columns y
+    assert shown[3, 0] == pytest.approx(0.7) and shown[1, 2] == pytest.approx(0.3)
+    assert np.ma.count_masked(shown) == 14  # empty pixels are blank
+    assert "phi" in ax.get_ylabel() and "[rad]" in ax.get_ylabel()
+    with pytest.raises(ValueError, match="image must have shape"):
+        jet_image_panel(ax, np.zeros((3, 4)), edges)
+    with pytest.raises(ValueError, match="vmin"):
+        jet_image_panel(ax, image, edges, vmin=0.0)
+
+
+def test_dimension_curves_plot_the_results_and_the_pt_axis(ax):
+    result = SimpleNamespace(Q=np.array([10.0, 20.0, 40.0]), dimension=np.array([3.0, 2.5, 1.0]),
+                             lower=np.array([2.8, 2.4, 0.9]), upper=np.array([3.2, 2.6, 1.1]))
+    lines = dimension_curves(ax, {"W": result, "skeleton": result}, linestyles={"skeleton": "--"},
+                             pt_reference=550.0)
+    np.testing.assert_allclose(lines["W"].get_ydata(), result.dimension)
+    assert lines["skeleton"].get_linestyle() == "--"
+    assert matplotlib.colors.same_color(lines["W"].get_color(), PROCESS_COLORS["W"])
+    assert ax.get_xscale() == "log" and "[GeV]" in ax.get_xlabel()
+    assert len(ax.child_axes) == 1  # the Q / pT axis
+    with pytest.raises(TypeError, match="correlation_dimension"):
+        dimension_curves(ax, {"W": np.ones(3)})
+    with pytest.raises(ValueError, match="pt_reference"):
+        dimension_curves(ax, {"W": result}, pt_reference=-1.0)
+
+
+def test_error_survival_is_the_fraction_at_or_above_each_error(ax):
+    rng = np.random.default_rng(3)
+    errors = rng.lognormal(-4, 1, 200)
+    line = error_survival(ax, {"eps": errors})["eps"]
+    x, y = line.get_xdata(), line.get_ydata()
+    independent = np.array([np.mean(errors >= value) for value in x])  # distinct values: no ties
+    np.testing.assert_allclose(y, independent)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="finite"):
+        error_survival(ax, {"eps": np.array([0.1, np.nan])})
+
+
+def test_two_prong_disk_places_jets_by_sharing_and_direction(ax):
+    balance = np.array([0.5, 0.5, 0.1, 0.0])
+    angle = np.array([0.3, 0.3 + np.pi, -np.pi / 2, 1.0])
+    points = two_prong_disk(ax, balance, angle, values=np.array([1.0, 2.0, 3.0, 4.0]))
+    xy = points.get_offsets()
+    np.testing.assert_allclose(np.hypot(xy[:, 0], xy[:, 1]), balance, atol=1e-12)
+    np.testing.assert_allclose(xy[0], -xy[1], atol=1e-12)  # a symmetric decay and its turn by pi: antipodes
+    np.testing.assert_allclose(xy[2], [0.0, -0.1], atol=1e-12)
+    np.testing.assert_allclose(points.get_array(), [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(ValueError, match=r"\[0, 0.5\]"):
+        two_prong_disk(ax, np.array([0.7]), np.array([0.0]))
+    with pytest.raises(ValueError, match="same length"):
+        two_prong_disk(ax, np.array([0.2, 0.3]), np.array([0.0]))
