@@ -151,18 +151,33 @@ def test_reconstruction_emd_is_the_exact_emd(w_jets):
 # ------------------------------------------------------------------------------ shipped weights
 
 
-def test_shipped_sweep_is_listed_and_consistent():
+def _parameter_count(settings):
+    """Weights + biases of every Linear layer, counted from the widths alone."""
+    def mlp(sizes):
+        return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return (mlp((3, *settings.particle_hidden))
+            + mlp((settings.particle_hidden[-1], *settings.jet_hidden, 2 * settings.latent_dim))
+            + mlp((settings.latent_dim, *settings.decoder_hidden, 3 * settings.n_particles)))
+
+
+def test_shipped_sweep_is_listed_and_consistent(w_jets):
     assert "wjets" in pretrained_sweep_names()
     sweep = load_pretrained_sweep("wjets")
     down, up = sweep.betas["down"], sweep.betas["up"]
     assert np.all(np.diff(down) < 0) and np.all(np.diff(up) > 0)
     assert up[0] > down[-1] and up[-1] == pytest.approx(down[0])
-    np.testing.assert_allclose(sweep.beta_hat("down"), sweep.metadata["sweeps"]["down"]["beta_hat_GeV"])
-    assert sweep.metadata["n_parameters"] == sum(p.numel() for p in sweep.model("down", 0).parameters())
-    # the model learns something: the finest beta reconstructs far better than shuffled codes
-    metrics = sweep.metadata["sweeps"]["down"]["metrics"]
-    assert metrics["exact_emd_mean"][-1] < 0.8 * metrics["shuffled_emd_mean"][-1]
-    assert metrics["kl"][-1] > metrics["kl"][0]
+    # beta_hat = pT_J * beta in GeV, with the book's pT_J = 550 GeV (the middle of 500-600 GeV)
+    np.testing.assert_allclose(sweep.beta_hat("down"), 550.0 * down)
+    np.testing.assert_allclose(np.diff(np.log(down)), np.log(down[1] / down[0]))  # a log grid
+    model = sweep.model("down", -1)
+    assert sum(p.numel() for p in model.parameters()) == _parameter_count(sweep.settings)
+    # the model learns something, measured here: the finest beta reconstructs far better than
+    # shuffled codes, and it encodes more than the coarsest
+    x, mask = (t[:60] for t in w_jets)
+    assert reconstruction_emd(model, x, mask).mean() < 0.8 * reconstruction_emd(model, x, mask, shuffle_seed=0).mean()
+    coarse = evaluate_vae(sweep.model("down", 0), (x, mask), down[0], n_samples=1, device="cpu")
+    fine = evaluate_vae(model, (x, mask), down[-1], n_samples=1, device="cpu")
+    assert fine.kl > coarse.kl + 1.0
 
 
 @pytest.mark.parametrize("direction, index", [("down", 0), ("down", -1), ("up", -2)])
@@ -218,7 +233,7 @@ def test_bad_inputs_raise_clear_errors():
         model.encode(negative, mask)
     with pytest.raises(ValueError, match="no real particle"):
         model.encode(x, torch.zeros_like(mask))
-    with pytest.raises(TypeError, match="torch tensor"):
+    with pytest.raises(TypeError, match="torch.Tensor"):
         model.encode(x.numpy(), mask)
     with pytest.raises(ValueError, match="z must be"):
         model.decode(torch.zeros(3, 5))
@@ -253,3 +268,39 @@ def test_unnormalised_jets_are_refused():
         jet_tensors(preprocess(jets, normalize=False))
     with pytest.raises(ValueError, match="normalize=True"):
         jet_tensors(jets)
+
+
+def test_settings_refuse_zero_iterations_at_construction():
+    with pytest.raises(ValueError, match="n_iterations"):
+        JetVAESettings(n_iterations=0)
+    with pytest.raises(TypeError, match="n_iterations"):
+        JetVAESettings(n_iterations=2.5)
+    with pytest.raises(TypeError, match="particle_hidden"):
+        JetVAESettings(particle_hidden=64)
+    # numpy numbers are numbers
+    settings = JetVAESettings(eps=np.float32(0.05), latent_dim=np.int64(3))
+    assert settings.latent_dim == 3 and type(settings.latent_dim) is int
+    assert settings.eps == pytest.approx(0.05) and type(settings.eps) is float
+
+
+def test_a_float64_batch_gets_an_error_naming_the_dtype():
+    model = make_jet_vae(SMALL, seed=0)
+    x, mask = _toy_jets()
+    with pytest.raises(TypeError, match="float64.*x.to"):
+        model.encode(x.double(), mask)
+    # train_vae and evaluate_vae convert numpy/float64 data to the model's dtype themselves
+    result = evaluate_vae(model, (x.double(), mask), 0.1, n_samples=1, device="cpu")
+    assert np.isfinite(result.total)
+
+
+def test_unnormalised_jets_are_named_as_such_by_the_loss():
+    """pT in GeV: the error says 'not normalised', not 'NaN in the reconstruction'."""
+    model = make_jet_vae(SMALL, seed=0)
+    x, mask = _toy_jets()
+    in_gev = x * 550.0
+    with pytest.raises(ValueError, match="not normalised.*normalize=True"):
+        model.loss((in_gev, mask), 0.1)
+    with pytest.raises(ValueError, match="not normalised"):
+        train_vae(model, (in_gev, mask), 0.1, steps=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="not normalised"):
+        SquaredSinkhornEMD()(in_gev, model.decode(torch.zeros(6, 4)), mask)

@@ -79,12 +79,19 @@ def test_beta_carries_the_unit_of_the_distance():
     assert model.stochastic
 
 
-def test_posterior_returns_widths():
+def test_posterior_widths_are_the_spread_of_the_latent_draws():
+    # Independent of how sigma is computed: the draws z ~ q(z|x) must scatter around mu with
+    # standard deviation sigma (and an autoencoder's "draw" is mu itself, sigma 0).
     model = make_mlp_vae(3, 2, hidden=(8,), seed=0)
-    mu, sigma = model.posterior(torch.ones(5, 3))
-    _, log_var = model.encode(torch.ones(5, 3))
-    torch.testing.assert_close(sigma, (0.5 * log_var).exp())
-    assert mu.shape == sigma.shape == (5, 2)
+    x = torch.ones(1, 3)
+    mu, sigma = model.posterior(x)
+    _, log_var = model.encode(x)
+    draws = torch.stack([model.sample_latent(mu, log_var, torch.Generator().manual_seed(k)) for k in range(4000)])
+    np.testing.assert_allclose(draws.mean(0).detach().numpy(), mu.detach().numpy(), atol=4 * sigma.max().item() / 60)
+    np.testing.assert_allclose(draws.std(0).detach().numpy(), sigma.detach().numpy(), rtol=0.05)
+    assert mu.shape == sigma.shape == (1, 2)
+    autoencoder = make_mlp_autoencoder(3, 2, hidden=(8,), seed=0)
+    assert float(autoencoder.posterior(x)[1].abs().max()) == 0.0
 
 
 # ----------------------------------------------------------------------------------- training
@@ -303,7 +310,7 @@ def test_bad_input_is_refused(ring):
         train_vae(model, ring, beta=0.1, steps=0, device="cpu", progress=False)
     with pytest.raises(ValueError, match="shape"):
         squared_euclidean_distance(torch.zeros(2, 3), torch.zeros(2, 2))
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="data_dim must be an integer >= 1"):
         make_mlp_vae(0, 2)
     with pytest.raises(TypeError):
         train_vae(nn.Linear(2, 2), ring, beta=0.1, steps=1, progress=False)
@@ -356,3 +363,168 @@ def test_decoded_posterior_covariance_of_a_linear_model_is_exact():
     np.testing.assert_allclose(np.cov(draws[:, 0].T), covariances[0], rtol=0.05, atol=1e-4)
     with pytest.raises(ValueError):
         decoded_posterior_samples(model, x, n_draws=0)
+
+
+# ----------------------------------------------------------------------------------- batching and schedule
+# Mutants that survived before: mini-batches that never shuffle, and no learning-rate schedule.
+
+
+class _Recorder:
+    """A distance that records which samples each training step saw (via an index extra)."""
+
+    def __init__(self, optimizer=None):
+        self.batches, self.lrs, self.optimizer = [], [], optimizer
+
+    def __call__(self, x, x_hat, index):
+        if not torch.is_grad_enabled():  # an evaluation pass, not a training step
+            return ((x - x_hat) ** 2).sum(1)
+        self.batches.append(index.tolist())
+        if self.optimizer is not None:
+            self.lrs.append(self.optimizer.param_groups[0]["lr"])
+        return ((x - x_hat) ** 2).sum(1)
+
+
+class _IgnoreExtras(nn.Module):
+    def __init__(self, network):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x, *extras):
+        return self.network(x)
+
+
+def _recording_model(recorder):
+    base = make_mlp_vae(2, 2, hidden=(8,), seed=0)
+    return VAE(_IgnoreExtras(base.encoder), base.decoder, distance=recorder)
+
+
+def test_minibatches_are_reshuffled_every_epoch(ring):
+    n, batch_size = 100, 20
+    recorder = _Recorder()
+    model = _recording_model(recorder)
+    index = np.arange(n)
+    train_vae(model, (ring[:n], index), beta=0.3, steps=15, batch_size=batch_size, device="cpu", progress=False)
+    epochs = [sum(recorder.batches[e * 5:(e + 1) * 5], []) for e in range(3)]
+    for epoch in epochs:  # each epoch sees every sample exactly once
+        assert sorted(epoch) == list(range(n))
+    # not in storage order, and a new order every epoch
+    assert epochs[0] != list(range(n))
+    assert epochs[0] != epochs[1] and epochs[1] != epochs[2]
+    # the first batch is a random draw, not a block of neighbours
+    assert sorted(recorder.batches[0]) != list(range(min(recorder.batches[0]), min(recorder.batches[0]) + batch_size))
+
+
+def test_learning_rate_follows_a_half_cosine_and_is_restored(ring):
+    steps, lr, fraction = 11, 0.01, 0.1
+    recorder = _Recorder()
+    model = _recording_model(recorder)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    recorder.optimizer = optimizer
+    train_vae(model, (ring[:50], np.arange(50)), beta=0.3, steps=steps, optimizer=optimizer,
+              lr_final_fraction=fraction, device="cpu", progress=False)
+    # lr(s) = lr * (f + (1 - f) (1 + cos(pi s / (S - 1))) / 2): lr at the start, f * lr at the end
+    expected = [lr * (fraction + (1 - fraction) * 0.5 * (1 + math.cos(math.pi * s / (steps - 1))))
+                for s in range(steps)]
+    np.testing.assert_allclose(recorder.lrs, expected, rtol=1e-12)
+    assert recorder.lrs[0] == pytest.approx(lr) and recorder.lrs[-1] == pytest.approx(fraction * lr)
+    assert optimizer.param_groups[0]["lr"] == lr  # restored on return
+    # in a sweep the schedule restarts at every beta
+    recorder.lrs.clear()
+    beta_sweep(model, (ring[:50], np.arange(50)), [0.5, 0.3], steps_per_beta=5, steps_first_beta=5,
+               optimizer=optimizer, lr_final_fraction=fraction, device="cpu", progress=False)
+    assert recorder.lrs[0] == pytest.approx(lr) and recorder.lrs[5] == pytest.approx(lr)
+    assert recorder.lrs[4] == pytest.approx(fraction * lr) and recorder.lrs[9] == pytest.approx(fraction * lr)
+
+
+def test_constant_learning_rate_when_asked(ring):
+    recorder = _Recorder()
+    model = _recording_model(recorder)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    recorder.optimizer = optimizer
+    train_vae(model, (ring[:50], np.arange(50)), beta=0.3, steps=5, optimizer=optimizer,
+              lr_final_fraction=1.0, device="cpu", progress=False)
+    assert recorder.lrs == [0.01] * 5
+
+
+# ----------------------------------------------------------------------------------- bad input (issue 12)
+
+
+def test_vae_loss_refuses_numpy_and_bad_distances():
+    mu, log_var = torch.zeros(2, 1), torch.zeros(2, 1)
+    with pytest.raises(TypeError, match="torch.Tensor.*torch.as_tensor"):
+        vae_loss(np.array([0.5, 1.5]), mu, log_var, beta=1.0)
+    with pytest.raises(TypeError, match="mu must be a torch.Tensor"):
+        vae_loss(torch.tensor([0.5, 1.5]), np.zeros((2, 1)), log_var, beta=1.0)
+    with pytest.raises(ValueError, match="negative"):
+        vae_loss(torch.tensor([-1.0, 0.0]), mu, log_var, beta=1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        vae_loss(torch.tensor([math.nan, 0.0]), mu, log_var, beta=1.0)
+    with pytest.raises(ValueError, match="empty"):
+        vae_loss(torch.zeros(0), torch.zeros(0, 1), torch.zeros(0, 1), beta=1.0)
+    with pytest.raises(ValueError, match="log_var contains NaN"):
+        vae_loss(torch.tensor([0.5, 1.5]), mu, torch.full((2, 1), math.nan), beta=1.0)
+
+
+def test_numpy_scalars_are_numbers_and_bools_are_not(ring):
+    d2, mu, log_var = torch.tensor([0.5, 1.5]), torch.zeros(2, 1), torch.zeros(2, 1)
+    assert vae_loss(d2, mu, log_var, np.float32(0.5)).total.item() == pytest.approx(1.0 / (2 * 0.25), rel=1e-6)
+    assert vae_loss(d2, mu, log_var, torch.tensor(0.5)).total.item() == pytest.approx(2.0)
+    with pytest.raises(TypeError, match="beta"):
+        vae_loss(d2, mu, log_var, True)
+    with pytest.raises(TypeError, match="beta"):
+        vae_loss(d2, mu, log_var, "0.5")
+    model = make_mlp_vae(2, 2, hidden=(8,), seed=0)
+    history = train_vae(model, ring, beta=np.float32(0.2), steps=np.int64(2), lr=np.float32(1e-3),
+                        device="cpu", progress=False)
+    assert history.loss.shape == (2,)
+
+
+def test_extra_kl_hook_adds_a_weighted_term():
+    d2, mu, log_var = torch.tensor([0.5, 1.5]), torch.zeros(2, 1), torch.zeros(2, 1)
+    extra = torch.tensor([[0.2, 0.4], [0.6, 0.0]])
+    loss = vae_loss(d2, mu, log_var, 1.0, extra_kl=extra, extra_kl_weight=0.5)
+    # distortion 1 / 2 + Gaussian KL 0 + 0.5 * (mean 0.4 + mean 0.2)
+    assert loss.total.item() == pytest.approx(0.5 + 0.5 * 0.6)
+    np.testing.assert_allclose(loss.extra_kl_per_latent.numpy(), [0.4, 0.2])
+    assert loss.kl.item() == 0.0
+    with pytest.raises(ValueError, match="extra_kl"):
+        vae_loss(d2, mu, log_var, 1.0, extra_kl=torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="extra_kl_weight"):
+        vae_loss(d2, mu, log_var, 1.0, extra_kl=extra, extra_kl_weight=-1.0)
+
+
+def test_hidden_as_an_int_gets_a_clear_type_error():
+    with pytest.raises(TypeError, match=r"hidden must be a sequence.*\(64,\)"):
+        make_mlp_vae(2, 2, hidden=64)
+    with pytest.raises(TypeError, match="hidden"):
+        make_mlp_autoencoder(2, 1, hidden="64")
+    with pytest.raises(ValueError, match=r"hidden\[1\]"):
+        make_mlp_vae(2, 2, hidden=(8, 0))
+
+
+def test_evaluate_refuses_a_zero_batch_size(ring):
+    model = make_mlp_vae(2, 2, hidden=(8,), seed=0)
+    for bad in (0, -5):
+        with pytest.raises(ValueError, match="batch_size"):
+            evaluate_vae(model, ring, beta=0.1, batch_size=bad, device="cpu")
+    with pytest.raises(TypeError, match="batch_size"):
+        evaluate_vae(model, ring, beta=0.1, batch_size=10.5, device="cpu")
+    with pytest.raises(ValueError, match="batch_size"):
+        train_vae(model, ring, beta=0.1, steps=1, batch_size=0, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="eval_batch_size"):
+        beta_sweep(model, ring, [0.5], steps_per_beta=1, eval_batch_size=0, device="cpu", progress=False)
+
+
+def test_one_device_rule_training_never_moves_a_model_to_a_gpu_unasked(ring, monkeypatch):
+    # Pretend a GPU is present: with device=None, training and evaluation both keep the model
+    # where its parameters are (before, train_vae moved it to default_device() = "cuda").
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    model = make_mlp_vae(2, 2, hidden=(8,), seed=0)
+    history = train_vae(model, ring, beta=0.3, steps=2, progress=False)
+    assert history.device == "cpu" and next(model.parameters()).device.type == "cpu"
+    sweep = beta_sweep(model, ring, [0.5], steps_per_beta=1, progress=False)
+    assert sweep.device == "cpu"
+    assert evaluate_vae(model, ring, beta=0.3).n_events == len(ring)
+    assert next(model.parameters()).device.type == "cpu"
+    with pytest.raises(ValueError, match="device"):
+        train_vae(model, ring, beta=0.3, steps=1, device="gpu-please", progress=False)
