@@ -176,8 +176,7 @@ def test_strip_has_the_requested_panels_each_with_the_decoded_jet():
                 assert f"z_{{{walk.direction}}}" in ax.get_title()
                 assert f"{offsets[column]:+.1f}" in ax.get_title()
                 assert f"{walk.mass[column]:.0f} GeV" in ax.get_title()
-        assert axes[2, 0].get_xlabel() and axes[2, 0].get_ylabel()
-        assert axes[0, 1].get_xlabel() == "" and axes[0, 1].get_ylabel() == ""
+        assert all(ax.get_xlabel() == "$y$" and "phi" in ax.get_ylabel() for ax in axes.flat)
     finally:
         plt.close(fig)
 
@@ -193,6 +192,8 @@ def test_strip_rejects_mismatched_axes_and_walks():
             draw_latent_strip(axes, [walks[0], decode_along(model, 1, [0.0, 1.0, 2.0])])
         with pytest.raises(TypeError, match="LatentWalk"):
             draw_latent_strip(axes, [])
+        with pytest.raises(ValueError, match="names"):
+            draw_latent_strip(axes[:, :2], walks, names=["only one"])
     finally:
         plt.close(fig)
 
@@ -203,8 +204,9 @@ def test_strip_rejects_mismatched_axes_and_walks():
 def test_explorer_decodes_the_slider_code():
     pytest.importorskip("ipywidgets")
     model = make_jet_vae(SMALL, seed=4)
-    explorer = latent_explorer(model, [1, 3], limits=[2.0, 1.0])
+    explorer = latent_explorer(model, [1, 3], limits=[2.0, 1.0], names=["first", "second"])
     assert sorted(explorer.sliders) == [1, 3]
+    assert explorer.sliders[1].description == "first"
     assert explorer.sliders[1].max == pytest.approx(2.0) and explorer.sliders[3].min == pytest.approx(-1.0)
     explorer.sliders[1].value = 1.5
     explorer.sliders[3].value = -0.5
@@ -214,5 +216,7 @@ def test_explorer_decodes_the_slider_code():
     assert walk.mass[0] == pytest.approx(expected.mass[0])
     with pytest.raises(ValueError, match="distinct"):
         latent_explorer(model, [1, 1])
+    with pytest.raises(ValueError, match="names"):
+        latent_explorer(model, [1, 3], names=["one"])
     with pytest.raises(ValueError, match="limits"):
         latent_explorer(model, [1], limits=-1.0)

@@ -31,8 +31,8 @@ import numpy as np
 from .._validation import check_integer, check_jets, check_positive
 from .jets import event_display
 
-__all__ = ["LatentWalk", "decode_along", "decoded_jet_mass", "draw_latent_strip", "LatentExplorer",
-           "latent_explorer"]
+__all__ = ["LatentWalk", "decode_along", "decoded_jet_mass", "decoded_as_jets", "draw_latent_strip",
+           "LatentExplorer", "latent_explorer"]
 
 
 @dataclass(frozen=True)
@@ -107,17 +107,50 @@ def decoded_jet_mass(particles: Any, mask: Any = None, *, pt_scale: float = 550.
     return np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0))
 
 
-def _prong_balance(jets: np.ndarray, pt_scale: float) -> np.ndarray:
-    """Prong balance b of decoded jets (every particle real), by two exclusive-kT subjets."""
+def decoded_as_jets(particles: Any, *, pt_scale: float = 550.0, process: str = "decoded"):
+    """Wrap decoded (or any normalised) jets as :class:`jetgeom_lite.data.Jets` with pT in GeV.
+
+    So that the observables of :mod:`jetgeom_lite.observables` (``two_prongs``,
+    ``nsubjettiness``) can measure what a decoder made. pT fractions are multiplied by
+    ``pt_scale``; the jet's pT is set to ``pt_scale``, its (y, phi) to the origin (decoded jets
+    are centred) and its mass to :func:`decoded_jet_mass`.
+
+    Parameters
+    ----------
+    particles : array_like or torch.Tensor, shape (n_jets, M, 3)
+        Rows ``(pT fraction, y, phi)``; rows with pT = 0 count as padding.
+    pt_scale : float
+        Jet pT [GeV].
+    process : str
+        The ``process`` recorded on the result.
+
+    Returns
+    -------
+    jetgeom_lite.data.Jets
+
+    Examples
+    --------
+    >>> from jetgeom_lite.observables import two_prongs
+    >>> jets = decoded_as_jets(np.array([[[0.7, -0.1, 0.0], [0.3, 0.2, 0.0]]]))
+    >>> round(float(two_prongs(jets).pt_balance[0]), 2), float(jets.particles[0, 0, 0])
+    (0.3, 385.0)
+    """
     from ..data import Jets
+
+    values, mask = check_jets(particles, None, "particles")
+    scale = check_positive(pt_scale, "pt_scale", example="550.0")
+    n = values.shape[0]
+    in_gev = values.copy()
+    in_gev[..., 0] *= scale
+    return Jets(particles=in_gev, mask=mask, pt=np.full(n, scale), y=np.zeros(n), phi=np.zeros(n),
+                mass=decoded_jet_mass(values, mask, pt_scale=scale), process=str(process))
+
+
+def _prong_balance(jets: np.ndarray, pt_scale: float) -> np.ndarray:
+    """Prong balance b of decoded jets, by two exclusive-kT subjets."""
     from ..observables import two_prongs
 
-    n = jets.shape[0]
-    particles = np.array(jets, dtype=np.float64)
-    particles[..., 0] *= pt_scale
-    wrapped = Jets(particles=particles, mask=particles[..., 0] > 0, pt=np.full(n, pt_scale), y=np.zeros(n),
-                   phi=np.zeros(n), mass=decoded_jet_mass(jets, pt_scale=pt_scale), process="decoded")
-    return two_prongs(wrapped).pt_balance
+    return two_prongs(decoded_as_jets(jets, pt_scale=pt_scale)).pt_balance
 
 
 def _decode(model: Any, codes: np.ndarray) -> np.ndarray:
@@ -187,14 +220,15 @@ def decode_along(model: Any, direction: int, offsets: Sequence[float], *, base: 
                       pt_scale=scale)
 
 
-def draw_latent_strip(axes: Any, walks: Sequence[LatentWalk], *, color: str = "#2ca02c", limit: float = 0.45,
-                      total_area: float = 600.0, label_observables: bool = True) -> list:
+def draw_latent_strip(axes: Any, walks: Sequence[LatentWalk], *, names: Sequence[str] | None = None,
+                      color: str = "#2ca02c", limit: float = 0.45, total_area: float = 600.0,
+                      label_observables: bool = True, fontsize: float = 8.0) -> list:
     """Draw each walk as a row of event displays: ``axes[row, column]`` shows ``walks[row].jets[column]``.
 
     The static twin of :func:`latent_explorer`: the rendered page shows this strip where a
     live kernel would show sliders. Every panel is in the (y, phi) plane, marker area
-    proportional to pT; its title gives the offset and, with ``label_observables``, the decoded
-    jet's mass [GeV] and prong balance.
+    proportional to pT, with its own axis labels; its title gives the offset and, with
+    ``label_observables``, the decoded jet's mass [GeV] and prong balance.
 
     Parameters
     ----------
@@ -202,6 +236,9 @@ def draw_latent_strip(axes: Any, walks: Sequence[LatentWalk], *, color: str = "#
         Made by the caller (e.g. ``plt.subplots(len(walks), n_steps, squeeze=False)``).
     walks : sequence of LatentWalk
         All with the same number of steps.
+    names : sequence of str, optional
+        How each walk's coordinate is written in the titles (math text allowed), e.g.
+        ``["$z_1$", "$z_2$"]``; default ``$z_k$`` with the model's index ``k``.
     color : str
         Marker colour.
     limit : float
@@ -210,6 +247,8 @@ def draw_latent_strip(axes: Any, walks: Sequence[LatentWalk], *, color: str = "#
         Sum of the marker areas of one jet (points squared).
     label_observables : bool
         Put mass and balance in the panel titles.
+    fontsize : float
+        Of titles and axis labels.
 
     Returns
     -------
@@ -239,23 +278,27 @@ def draw_latent_strip(axes: Any, walks: Sequence[LatentWalk], *, color: str = "#
     if grid.shape != (len(walks), n_steps.pop()):
         raise ValueError(f"axes must have shape (len(walks), n_steps) = ({len(walks)}, {walks[0].offsets.size}); "
                          f"got {grid.shape}. Make them with plt.subplots(n_walks, n_steps, squeeze=False).")
+    if names is None:
+        names = [f"$z_{{{w.direction}}}$" for w in walks]
+    elif len(names) != len(walks):
+        raise ValueError(f"names must give one label per walk ({len(walks)}); got {len(names)}.")
     half = check_positive(limit, "limit", example="0.45")
+    size = check_positive(fontsize, "fontsize", example="8.0")
     artists = []
-    for row, walk in enumerate(walks):
+    for row, (walk, name) in enumerate(zip(walks, names)):
         for column, (offset, jet) in enumerate(zip(walk.offsets, walk.jets)):
             ax = grid[row, column]
             artists.append(event_display(ax, jet, R=0.8, centre=(0.0, 0.0), color=color, total_area=total_area,
                                          show_circle=False))
             ax.set_xlim(-half, half)
             ax.set_ylim(-half, half)
-            title = f"$z_{{{walk.direction}}}$ {offset:+.1f}"
+            title = f"{name} {offset:+.1f}"
             if label_observables:
                 title += f"\n$m$ = {walk.mass[column]:.0f} GeV, $b$ = {walk.pt_balance[column]:.2f}"
-            ax.set_title(title, fontsize=8)
-            if row != len(walks) - 1:
-                ax.set_xlabel("")
-            if column != 0:
-                ax.set_ylabel("")
+            ax.set_title(title, fontsize=size)
+            ax.set_xlabel("$y$", fontsize=size, labelpad=1)
+            ax.set_ylabel(r"$\phi$ [rad]", fontsize=size, labelpad=1)
+            ax.tick_params(labelsize=size - 1)
     return artists
 
 
@@ -287,7 +330,7 @@ class LatentExplorer:
         display(self.widget)
 
 
-def _frame_png(walk: LatentWalk, code: np.ndarray, directions: Sequence[int], color: str, limit: float) -> bytes:
+def _frame_png(walk: LatentWalk, code: np.ndarray, titles: dict, color: str, limit: float) -> bytes:
     """One decoded jet as a PNG, drawn on a Figure that pyplot never sees (no global state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -298,7 +341,7 @@ def _frame_png(walk: LatentWalk, code: np.ndarray, directions: Sequence[int], co
     event_display(ax, walk.jets[0], R=0.8, centre=(0.0, 0.0), color=color, total_area=900, show_circle=False)
     ax.set_xlim(-limit, limit)
     ax.set_ylim(-limit, limit)
-    ax.set_title(", ".join(f"$z_{{{k}}}$ = {code[k]:+.2f}" for k in directions), fontsize=9)
+    ax.set_title(", ".join(f"{name} = {code[k]:+.2f}" for k, name in titles.items()), fontsize=9)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -306,7 +349,7 @@ def _frame_png(walk: LatentWalk, code: np.ndarray, directions: Sequence[int], co
 
 
 def latent_explorer(model: Any, directions: Sequence[int], *, limits: Any = 3.0, base: Any = None,
-                    pt_scale: float = 550.0, color: str = "#2ca02c", limit: float = 0.45,
+                    names: Sequence[str] | None = None, pt_scale: float = 550.0, color: str = "#2ca02c", limit: float = 0.45,
                     continuous_update: bool = False) -> LatentExplorer:
     """Sliders on latent directions that decode a jet live, with its mass and prong balance.
 
@@ -325,6 +368,9 @@ def latent_explorer(model: Any, directions: Sequence[int], *, limits: Any = 3.0,
         Half-range of each slider, in units of z (e.g. twice the spread of the posterior means).
     base : array_like, shape (latent_dim,), optional
         The code of the directions without a slider (default 0) and the sliders' start.
+    names : sequence of str, optional
+        Slider labels, one per direction (plain text, e.g. ``["z1", "z2"]``); default ``z_k``
+        with the model's index ``k``.
     pt_scale : float
         Jet pT [GeV] for the mass.
     color : str
@@ -364,11 +410,15 @@ def latent_explorer(model: Any, directions: Sequence[int], *, limits: Any = 3.0,
         raise ValueError(f"base must be a finite code of shape ({latent_dim},); got shape {start.shape}.")
     scale = check_positive(pt_scale, "pt_scale", example="550.0")
     half = check_positive(limit, "limit", example="0.45")
+    labels = [f"z_{k}" for k in chosen] if names is None else [str(n) for n in names]
+    if len(labels) != len(chosen):
+        raise ValueError(f"names must give one label per direction ({len(chosen)}); got {len(labels)}.")
 
     sliders = {k: widgets.FloatSlider(value=float(np.clip(start[k], -r, r)), min=-float(r), max=float(r),
-                                      step=float(r) / 50, description=f"z_{k}", continuous_update=continuous_update,
+                                      step=float(r) / 50, description=label, continuous_update=continuous_update,
                                       readout_format=".2f")
-               for k, r in zip(chosen, ranges)}
+               for k, r, label in zip(chosen, ranges, labels)}
+    titles = dict(zip(chosen, labels))
     output = widgets.Output()
 
     def update(change: Any = None) -> LatentWalk:
@@ -376,7 +426,7 @@ def latent_explorer(model: Any, directions: Sequence[int], *, limits: Any = 3.0,
         for k, slider in sliders.items():
             code[k] = slider.value
         walk = decode_along(model, chosen[0], [0.0], base=code, pt_scale=scale)
-        png = _frame_png(walk, code, chosen, color, half)
+        png = _frame_png(walk, code, titles, color, half)
         with output:
             output.clear_output(wait=True)
             display(Image(data=png, format="png"))
