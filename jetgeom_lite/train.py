@@ -19,6 +19,7 @@ Usage::
     python -m jetgeom_lite.train wjets                       # the shipped settings (~10 min on one CPU core)
     python -m jetgeom_lite.train wjets --out my_weights      # somewhere else (default ./jetgeom_weights/wjets)
     python -m jetgeom_lite.train wjets --full --device cuda  # larger model, more jets and betas
+    python -m jetgeom_lite.train wjets --set n_train=300 --set n_betas=2 --out tiny   # a quick try
 
 Load the result with ``load_pretrained_sweep("wjets", directory=...)``.
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._validation import check_fraction, check_integer, check_positive
 from .jet_vae import JetVAESettings, jet_tensors, make_jet_vae, reconstruction_emd
 from .vae import beta_sweep, evaluate_vae
 
@@ -47,7 +49,9 @@ class TrainingRecipe:
     """Every setting of a shipped sweep: data, model, schedule, seeds, evaluation.
 
     beta is dimensionless (a fraction of the jet pT, the unit of the normalised EMD with
-    R = 0.8); the grid is given in GeV, ``beta_hat = pt_scale_GeV * beta``.
+    R = 0.8); the grid is given in GeV, ``beta_hat = pt_scale_GeV * beta``. ``mass_range_GeV``
+    (e.g. ``(75.0, 110.0)``, the paper's W window) keeps only jets with a mass inside it, through
+    ``load_jets(..., mass_range=...)``; ``None`` keeps all (the shipped sweep).
     """
 
     name: str = "wjets"
@@ -73,6 +77,56 @@ class TrainingRecipe:
     n_eval_samples: int = 8
     n_check_samples: int = 4
     model: JetVAESettings = field(default_factory=JetVAESettings)
+    mass_range_GeV: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        for name in ("n_train", "n_eval", "n_check", "max_particles", "n_betas", "steps_per_beta", "steps_first_beta",
+                     "batch_size", "n_eval_samples", "n_check_samples"):
+            object.__setattr__(self, name, check_integer(getattr(self, name), name, minimum=1))
+        for name in ("train_seed", "eval_seed", "model_seed", "seed"):
+            object.__setattr__(self, name, check_integer(getattr(self, name), name))
+        for name in ("recluster_R", "pt_scale_GeV", "beta_hat_max_GeV", "beta_hat_min_GeV", "lr"):
+            object.__setattr__(self, name, check_positive(getattr(self, name), name))
+        object.__setattr__(self, "lr_final_fraction", check_fraction(self.lr_final_fraction, "lr_final_fraction"))
+        if self.n_check > self.n_eval:
+            raise ValueError(f"n_check ({self.n_check}) must not exceed n_eval ({self.n_eval}): the check jets are "
+                             "the first n_check held-out jets.")
+        if self.n_betas > 1 and not self.beta_hat_max_GeV > self.beta_hat_min_GeV:
+            raise ValueError(f"beta_hat_max_GeV ({self.beta_hat_max_GeV}) must exceed beta_hat_min_GeV "
+                             f"({self.beta_hat_min_GeV}): the downward sweep runs from coarse to fine.")
+        if self.mass_range_GeV is not None:
+            low, high = (check_positive(v, "mass_range_GeV") for v in self.mass_range_GeV)
+            if not low < high:
+                raise ValueError(f"mass_range_GeV must be (low, high) with low < high, got {self.mass_range_GeV}.")
+            object.__setattr__(self, "mass_range_GeV", (low, high))
+        if not isinstance(self.model, JetVAESettings):
+            raise TypeError(f"model must be a JetVAESettings, got {type(self.model).__name__}.")
+
+    def with_overrides(self, overrides: dict) -> "TrainingRecipe":
+        """A copy with some fields replaced; ``"model.latent_dim"`` style keys reach the model settings.
+
+        Examples
+        --------
+        >>> tiny = recipe("wjets").with_overrides({"n_train": 200, "model.latent_dim": 2})
+        >>> tiny.n_train, tiny.model.latent_dim
+        (200, 2)
+        """
+        top, model = {}, {}
+        for key, value in overrides.items():
+            if key.startswith("model."):
+                field_name = key[len("model."):]
+                if field_name not in JetVAESettings.__dataclass_fields__:
+                    raise ValueError(f"unknown model setting {field_name!r}; known: "
+                                     f"{sorted(JetVAESettings.__dataclass_fields__)}.")
+                model[field_name] = tuple(value) if isinstance(value, list) else value
+            elif key in self.__dataclass_fields__ and key != "model":
+                top[key] = tuple(value) if isinstance(value, list) else value
+            else:
+                known = sorted(k for k in self.__dataclass_fields__ if k != "model")
+                raise ValueError(f"unknown recipe setting {key!r}; known: {known} and model.<setting>.")
+        if model:
+            top["model"] = replace(self.model, **model)
+        return replace(self, **top)
 
     def betas_down(self) -> np.ndarray:
         """The downward grid of beta (dimensionless), coarse to fine."""
@@ -102,7 +156,8 @@ def recipe(name: str, full: bool = False) -> TrainingRecipe:
 def _jets(recipe_: TrainingRecipe, n: int, seed: int, progress: bool):
     from .data import load_jets, preprocess
 
-    jets = load_jets(recipe_.process, n, seed=seed, progress=progress)
+    window = {} if recipe_.mass_range_GeV is None else {"mass_range": recipe_.mass_range_GeV}
+    jets = load_jets(recipe_.process, n, seed=seed, progress=progress, **window)
     return jet_tensors(preprocess(jets, center=True, normalize=True, recluster_R=recipe_.recluster_R,
                                   max_particles=recipe_.max_particles))
 
@@ -188,6 +243,19 @@ def train_sweep(recipe_: TrainingRecipe, out: str | Path, *, device: str | None 
     return metadata
 
 
+def _parse_overrides(items: list[str]) -> dict:
+    overrides = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}.")
+        try:
+            overrides[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = text
+    return overrides
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jetgeom_lite.train",
                                      description="Reproduce the pretrained beta sweeps shipped with jetgeom_lite.")
@@ -200,13 +268,17 @@ def main(argv: list[str] | None = None) -> int:
                              "small model gains little from more while several threads slow down badly "
                              "on a busy machine; results match to rounding only at the same count)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="change one recipe setting, e.g. --set n_train=500 --set model.latent_dim=4 "
+                             "(values are read as JSON: numbers, [lists]); repeatable")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     try:
         chosen = recipe(args.name, args.full)
-    except ValueError as error:
+        chosen = chosen.with_overrides(_parse_overrides(args.overrides)) if args.overrides else chosen
+    except (ValueError, TypeError) as error:
         parser.error(str(error))
     out = Path(args.out) if args.out else Path("jetgeom_weights") / args.name
     start = time.perf_counter()

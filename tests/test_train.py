@@ -1,0 +1,116 @@
+"""`python -m jetgeom_lite.train`: a tiny recipe end to end, its files, and bit-identical reruns."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from jetgeom_lite.data import load_jets, preprocess
+from jetgeom_lite.jet_vae import jet_tensors, load_pretrained_sweep
+from jetgeom_lite.train import TrainingRecipe, main, recipe
+from jetgeom_lite.vae import evaluate_vae
+
+# A few hundred jets, 2 betas, a few steps, a tiny network: seconds, not minutes.
+TINY = ["n_train=200", "n_eval=40", "n_check=20", "n_betas=2", "steps_per_beta=3", "steps_first_beta=4",
+        "batch_size=64", "max_particles=20", "n_eval_samples=1", "n_check_samples=2",
+        "beta_hat_max_GeV=60", "beta_hat_min_GeV=20",
+        "model.latent_dim=2", "model.n_particles=20", "model.particle_hidden=[8]", "model.jet_hidden=[8]",
+        "model.decoder_hidden=[16]", "model.n_iterations=10"]
+
+
+def _run(out):
+    arguments = [sys.executable, "-m", "jetgeom_lite.train", "wjets", "--out", str(out), "--no-progress",
+                 "--device", "cpu", "--threads", "1"]
+    for item in TINY:
+        arguments += ["--set", item]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    result = subprocess.run(arguments, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    stdout = _run(root / "first")
+    _run(root / "second")
+    return root / "first", root / "second", stdout
+
+
+def _without_timing(metadata):
+    metadata = json.loads(json.dumps(metadata))
+    metadata.pop("timing")
+    for sweep in metadata["sweeps"].values():
+        sweep.pop("seconds")
+    return metadata
+
+
+def test_tiny_recipe_writes_files_that_load(two_runs):
+    first, _, stdout = two_runs
+    assert sorted(p.name for p in first.iterdir()) == ["down.pt", "metadata.json", "up.pt"]
+    assert "wrote" in stdout and "metadata.json" in stdout
+    sweep = load_pretrained_sweep("wjets", directory=first)
+    assert sweep.settings.latent_dim == 2 and sweep.settings.n_particles == 20
+    # down: 60 -> 20 GeV on a log grid of 2; up: back from the end state, the finest beta shared
+    np.testing.assert_allclose(sweep.beta_hat("down"), [60.0, 20.0])
+    np.testing.assert_allclose(sweep.beta_hat("up"), [60.0])
+    assert len(sweep.states["down"]) == 2 and len(sweep.states["up"]) == 1
+    for state in torch.load(first / "down.pt", weights_only=True):
+        assert all(value.dtype == torch.float16 for value in state.values())
+    metadata = json.loads((first / "metadata.json").read_text())
+    assert metadata["recipe"]["n_train"] == 200 and metadata["data"]["n_train"] == 200
+
+
+def test_recorded_check_metrics_are_recomputed_from_the_files(two_runs):
+    """The metadata's check numbers, measured again here from the written weights and fresh jets."""
+    first, _, _ = two_runs
+    sweep = load_pretrained_sweep("wjets", directory=first)
+    data = sweep.metadata["data"]
+    jets = load_jets(data["process"], data["n_check"], seed=data["eval_seed"], progress=False)
+    check = jet_tensors(preprocess(jets, center=True, normalize=True, recluster_R=data["recluster_R"],
+                                   max_particles=data["max_particles"]))
+    record = sweep.metadata["sweeps"]["down"]["metrics"]
+    for index, beta in enumerate(sweep.betas["down"]):
+        result = evaluate_vae(sweep.model("down", index), check, beta, n_samples=2, seed=0, device="cpu",
+                              batch_size=1000)
+        assert result.kl == pytest.approx(record["check_kl"][index], rel=1e-6, abs=1e-9)
+        assert result.distortion == pytest.approx(record["check_distortion"][index], rel=1e-6)
+
+
+def test_a_rerun_with_the_same_seed_is_bit_identical(two_runs):
+    first, second, _ = two_runs
+    for name in ("down.pt", "up.pt"):
+        a = torch.load(first / name, weights_only=True)
+        b = torch.load(second / name, weights_only=True)
+        assert len(a) == len(b)
+        for state_a, state_b in zip(a, b):
+            assert state_a.keys() == state_b.keys()
+            for key in state_a:
+                assert torch.equal(state_a[key], state_b[key]), (name, key)
+    meta_a = json.loads((first / "metadata.json").read_text())
+    meta_b = json.loads((second / "metadata.json").read_text())
+    assert _without_timing(meta_a) == _without_timing(meta_b)
+
+
+def test_overrides_and_bad_settings():
+    tiny = recipe("wjets").with_overrides({"n_train": 300, "model.latent_dim": 3, "mass_range_GeV": [75, 110]})
+    assert tiny.n_train == 300 and tiny.model.latent_dim == 3 and tiny.mass_range_GeV == (75.0, 110.0)
+    assert recipe("wjets").n_train == 10_000  # the shipped recipe is untouched
+    with pytest.raises(ValueError, match="unknown recipe setting 'n_trian'"):
+        recipe("wjets").with_overrides({"n_trian": 3})
+    with pytest.raises(ValueError, match="unknown model setting"):
+        recipe("wjets").with_overrides({"model.width": 3})
+    with pytest.raises(ValueError, match="n_betas"):
+        TrainingRecipe(n_betas=0)
+    with pytest.raises(ValueError, match="n_check"):
+        TrainingRecipe(n_eval=10, n_check=20)
+    with pytest.raises(ValueError, match="mass_range_GeV"):
+        TrainingRecipe(mass_range_GeV=(110.0, 75.0))
+    with pytest.raises(SystemExit):
+        main(["wjets", "--set", "n_train"])
+    with pytest.raises(SystemExit):
+        main(["nosuchsweep"])
