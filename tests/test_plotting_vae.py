@@ -174,6 +174,17 @@ def test_kl_price_lines_follow_log_s_over_beta():
         draw_kl_per_direction(Figure().add_subplot(), betas, np.zeros((2, 2)))
 
 
+def test_posterior_draw_circles_sit_on_the_cloud_means_with_radius_two_beta():
+    draws = np.random.default_rng(0).normal(size=(400, 3, 2)) * 0.05 + np.array([[0, 0], [1, 2],
+                                                                                   [-1, 0.5]])
+    circles = plotting_vae.draw_posterior_draws(Figure().add_subplot(), draws, beta=0.05)
+    for j, circle in enumerate(circles):
+        np.testing.assert_allclose(circle.center, draws[:, j].mean(axis=0))
+        assert circle.get_radius() == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="shape"):
+        plotting_vae.draw_posterior_draws(Figure().add_subplot(), draws[0], beta=0.05)
+
+
 def png_size(encoded):
     """Width and height from a base64 PNG's IHDR chunk."""
     raw = base64.b64decode(encoded)

@@ -37,6 +37,7 @@ __all__ = [
     "draw_decoded_grid",
     "draw_posterior_ellipses",
     "draw_state",
+    "draw_posterior_draws",
     "draw_sweep_frame",
     "draw_information_price",
     "draw_kl_per_direction",
@@ -349,6 +350,53 @@ def draw_state(ax: Any, model: VAE, points: np.ndarray, coordinate: np.ndarray,
     artists += draw_posterior_ellipses(ax, model, points[ranked])
     ax.set(xlabel="$x_1$ [u]", ylabel="$x_2$ [u]", aspect="equal", xlim=xlim, ylim=ylim)
     return artists
+
+
+def draw_posterior_draws(ax: Any, draws: np.ndarray, beta: float, radius_in_beta: float = 2.0,
+                         colors: Sequence[str] = LATENT_COLORS) -> list:
+    """Decoded posterior draws of a few points, each cloud in its colour, with a circle of radius
+    ``radius_in_beta * beta`` around the cloud's mean: the resolution statement at a glance.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    draws : (n_draws, P, 2) array_like
+        From :func:`jetgeom_lite.vae.decoded_posterior_samples`, in u.
+    beta : float
+        The model's resolution, in u.
+    radius_in_beta : float
+        Circle radius in units of beta (2: a Gaussian smear of beta per direction puts 95% of
+        the draws inside in one dimension, 86% in two).
+    colors : sequence of str
+        One per point.
+
+    Returns
+    -------
+    list of matplotlib.patches.Circle
+        One per point, in order.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> circles = draw_posterior_draws(Figure().add_subplot(), np.zeros((5, 2, 2)), beta=0.1)
+    >>> float(circles[0].get_radius())
+    0.2
+    """
+    from matplotlib.patches import Circle
+
+    draws = np.asarray(draws, dtype=float)
+    if draws.ndim != 3 or draws.shape[2] != 2:
+        raise ValueError(f"draws must have shape (n_draws, P, 2), got {draws.shape}.")
+    if len(colors) < draws.shape[1]:
+        raise ValueError(f"colors has {len(colors)} entries for {draws.shape[1]} points.")
+    if not beta > 0 or not radius_in_beta > 0:
+        raise ValueError("beta and radius_in_beta must be positive.")
+    circles = []
+    for j in range(draws.shape[1]):
+        ax.scatter(*draws[:, j].T, s=4, color=colors[j], alpha=0.6)
+        circles.append(ax.add_patch(Circle(tuple(draws[:, j].mean(axis=0)), radius_in_beta * beta,
+                                           fill=False, color="k", linewidth=1)))
+    return circles
 
 
 def draw_kl_per_direction(ax: Any, betas: np.ndarray, kl_per_latent: np.ndarray,
