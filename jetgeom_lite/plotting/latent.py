@@ -335,14 +335,13 @@ def _frame_png(walk: LatentWalk, code: np.ndarray, titles: dict, color: str, lim
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(4.2, 4.2), dpi=100)
+    figure = Figure(figsize=(4.2, 4.2), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
     event_display(ax, walk.jets[0], R=0.8, centre=(0.0, 0.0), color=color, total_area=900, show_circle=False)
     ax.set_xlim(-limit, limit)
     ax.set_ylim(-limit, limit)
     ax.set_title(", ".join(f"{name} = {code[k]:+.2f}" for k, name in titles.items()), fontsize=9)
-    figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
