@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
 
 __all__ = [
     "LatentMetric",
@@ -154,22 +153,32 @@ class LatentMetric:
         for start in range(0, n, size):
             yield slice(start, min(n, start + size))
 
-    def _log_terms(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """log w_i(z) (n, N); log of the regulariser (n,) or None; log G_kk (n, d)."""
+    def _log_terms(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """The field at z (n, d), factored so nothing under- or overflows.
+
+        With a shift S_n = max(max_i log w_i, log background): ``scaled`` = e^{log w - S} (n, N),
+        ``background`` = e^{log background - S} (n,) or None, and G_kk e^{-S} = scaled @ m + background
+        (n, d), which is >= min m_ik or >= 1, never 0. Returns (log_w, S, scaled, background, G e^{-S}).
+        """
         precision = self.sigmas**-2.0                                      # (N, d)
         offset = z[:, None, :] - self.centres[None, :, :]                  # (n, N, d)
-        log_w = -np.einsum("nik,ik->ni", offset**2, precision) / self.temperature**2
-        log_terms = np.log(precision)[None, :, :] + log_w[:, :, None]       # log(m_ik w_i), (n, N, d)
+        log_w = -np.einsum("nik,ik->ni", offset * offset, precision) / self.temperature**2
+        shift = log_w.max(axis=1) if self.n_centres else np.full(z.shape[0], -np.inf)
         log_background = None
         if self.lam > 0:
-            log_background = math.log(self.lam) - self.tau * np.sum(z**2, axis=1)   # (n,)
-            background = np.broadcast_to(log_background[:, None, None], (z.shape[0], 1, self.dim))
-            log_terms = np.concatenate([log_terms, background], axis=1)
-        return log_w, log_background, logsumexp(log_terms, axis=1)
+            log_background = math.log(self.lam) - self.tau * np.einsum("nk,nk->n", z, z)
+            shift = np.maximum(shift, log_background)
+        scaled = np.exp(log_w - shift[:, None])
+        g_scaled = scaled @ precision
+        background = None
+        if log_background is not None:
+            background = np.exp(log_background - shift)
+            g_scaled = g_scaled + background[:, None]
+        return log_w, shift, scaled, background, g_scaled
 
     # ---------------------------------------------------------------- the field
     def log_diagonal(self, z: Any) -> np.ndarray:
-        r"""log G_kk(z), shape (n, d), by log-sum-exp over the centroids (never underflows to -inf).
+        r"""log G_kk(z), shape (n, d), computed in log space (never underflows to -inf).
 
         Parameters
         ----------
@@ -178,7 +187,8 @@ class LatentMetric:
         z = self._points(z)
         out = np.empty_like(z)
         for part in self._chunks(z.shape[0]):
-            out[part] = self._log_terms(z[part])[2]
+            _, shift, _, _, g_scaled = self._log_terms(z[part])
+            out[part] = shift[:, None] + np.log(g_scaled)
         return out
 
     def diagonal(self, z: Any) -> np.ndarray:
@@ -222,17 +232,15 @@ class LatentMetric:
         z = self._points(z)
         out = np.empty_like(z)
         precision = self.sigmas**-2.0
-        log_precision = np.log(precision)
+        weighted_centres = precision * self.centres
         for part in self._chunks(z.shape[0]):
             zp = z[part]
-            log_w, log_background, log_g = self._log_terms(zp)
-            # responsibilities of each centroid, summed over the d diagonal entries: (n, N)
-            share = np.exp(log_precision[None, :, :] + log_w[:, :, None] - log_g[:, None, :]).sum(axis=2)
-            pull = share @ precision * zp - share @ (precision * self.centres)         # (n, d)
-            gradient = -pull / self.temperature**2
-            if log_background is not None:
-                background_share = np.exp(log_background[:, None] - log_g).sum(axis=1)  # (n,)
-                gradient -= self.tau * background_share[:, None] * zp
+            _, _, scaled, background, g_scaled = self._log_terms(zp)
+            inverse = 1.0 / g_scaled                                          # (n, d)
+            share = scaled * (inverse @ precision.T)                          # sum_k r_ik, (n, N)
+            gradient = -(share @ precision * zp - share @ weighted_centres) / self.temperature**2
+            if background is not None:
+                gradient -= self.tau * (background * inverse.sum(axis=1))[:, None] * zp
             out[part] = gradient
         return out
 
