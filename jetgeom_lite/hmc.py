@@ -391,3 +391,169 @@ def split_rhat(samples: Any) -> np.ndarray:
     True
     """
     return _per_direction(samples, lambda az, x: az.rhat(x, method="rank"))
+
+
+# --------------------------------------------------------------------------------------------
+# Other latent priors the intrinsic prior is compared with
+# --------------------------------------------------------------------------------------------
+
+__all__ += ["grouped_rhat", "GaussianMixture", "fit_gaussian_mixture", "sample_aggregate_posterior"]
+
+
+def grouped_rhat(samples: Any, groups: Any) -> np.ndarray:
+    """Split R-hat within each group of chains (e.g. chains started at the same centroid).
+
+    When the target has isolated peaks and chains never cross between them, R-hat over all
+    chains only says that the chains started in different peaks. R-hat within a group of chains
+    that share a start says whether they agree on the peak they explore.
+
+    Parameters
+    ----------
+    samples : array_like, shape (n_samples, n_chains, d)
+    groups : array_like of int, shape (n_chains,)
+        Group label per chain; every group needs at least 2 chains.
+
+    Returns
+    -------
+    ndarray, shape (n_groups, d)
+        In the order of ``np.unique(groups)``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> draws = rng.normal(size=(500, 4, 1)) + np.array([0, 0, 50, 50])[None, :, None]   # two far peaks
+    >>> bool(split_rhat(draws)[0] > 1.5), bool(grouped_rhat(draws, [0, 0, 1, 1]).max() < 1.02)
+    (True, True)
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    groups = np.asarray(groups)
+    if samples.ndim != 3 or groups.shape != (samples.shape[1],):
+        raise ValueError(f"groups must have one label per chain, shape ({samples.shape[1] if samples.ndim == 3 else '?'},); "
+                         f"got {groups.shape}")
+    labels, counts = np.unique(groups, return_counts=True)
+    if counts.min() < 2:
+        raise ValueError("every group needs at least 2 chains for R-hat")
+    return np.stack([split_rhat(samples[:, groups == label]) for label in labels])
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianMixture:
+    """A Gaussian mixture with full covariances (the paper's baseline prior, 10 components on the means).
+
+    Attributes
+    ----------
+    weights : ndarray, shape (K,)
+    means : ndarray, shape (K, d)
+    covariances : ndarray, shape (K, d, d)
+    log_likelihood : float
+        Mean log-likelihood per point of the data it was fitted to.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    log_likelihood: float
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """n draws, shape (n, d)."""
+        rng = np.random.default_rng(seed)
+        component = rng.choice(len(self.weights), size=int(n), p=self.weights)
+        noise = rng.standard_normal((int(n), self.means.shape[1]))
+        factors = np.linalg.cholesky(self.covariances)
+        return self.means[component] + np.einsum("nij,nj->ni", factors[component], noise)
+
+
+def fit_gaussian_mixture(x: Any, n_components: int = 10, *, seed: int = 0, max_iter: int = 500, tol: float = 1e-6,
+                         reg_covar: float = 1e-6) -> GaussianMixture:
+    """Fit a full-covariance Gaussian mixture by expectation-maximisation (k-means++-style start).
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+    n_components : int
+    seed : int
+    max_iter : int
+    tol : float
+        Stop when the mean log-likelihood improves by less.
+    reg_covar : float
+        Added to every covariance's diagonal, so no component collapses onto a point.
+
+    Returns
+    -------
+    GaussianMixture
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> x = np.r_[rng.normal(-3, 0.5, (300, 1)), rng.normal(2, 1.0, (700, 1))]
+    >>> mix = fit_gaussian_mixture(x, 2, seed=0)
+    >>> order = np.argsort(mix.means[:, 0])
+    >>> mix.weights[order].round(1).tolist(), mix.means[order, 0].round(0).tolist()
+    ([0.3, 0.7], [-3.0, 2.0])
+    """
+    from scipy.special import logsumexp
+
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"x must be a finite array of shape (n, d); got shape {x.shape}")
+    n, d = x.shape
+    k = _positive_int(n_components, "n_components")
+    if n < 2 * k:
+        raise ValueError(f"need at least 2 points per component: {n} points for {k} components")
+    rng = np.random.default_rng(seed)
+    centres = [x[rng.integers(n)]]
+    for _ in range(1, k):
+        distance = np.min([np.sum((x - c) ** 2, axis=1) for c in centres], axis=0)
+        centres.append(x[rng.choice(n, p=distance / distance.sum())])
+    means = np.array(centres)
+    covariances = np.repeat(np.cov(x.T).reshape(d, d)[None] + reg_covar * np.eye(d), k, axis=0)
+    weights = np.full(k, 1.0 / k)
+    previous = -np.inf
+    for _ in range(int(max_iter)):
+        factors = np.linalg.cholesky(covariances)
+        solved = np.linalg.solve(factors[None], (x[:, None, :] - means[None])[..., None])[..., 0]   # (n, k, d)
+        log_det = 2 * np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+        log_prob = np.log(weights) - 0.5 * (np.sum(solved**2, axis=2) + log_det + d * np.log(2 * np.pi))
+        total = logsumexp(log_prob, axis=1)
+        resp = np.exp(log_prob - total[:, None])
+        mean_ll = float(total.mean())
+        if mean_ll - previous < tol:
+            break
+        previous = mean_ll
+        counts = resp.sum(axis=0) + 1e-12
+        weights = counts / n
+        means = resp.T @ x / counts[:, None]
+        centred = x[:, None, :] - means[None]
+        covariances = np.einsum("nk,nki,nkj->kij", resp, centred, centred) / counts[:, None, None] + reg_covar * np.eye(d)
+    return GaussianMixture(weights=weights, means=means, covariances=covariances, log_likelihood=mean_ll)
+
+
+def sample_aggregate_posterior(mu: Any, log_var: Any, n: int, *, seed: int = 0) -> np.ndarray:
+    r"""Draws from the aggregate posterior :math:`q(z) = \frac1N \sum_i N(\mu_i, \mathrm{diag}\,\sigma_i^2)`.
+
+    Parameters
+    ----------
+    mu, log_var : array_like, shape (N, d)
+        Encoder outputs of N events.
+    n : int
+    seed : int
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+
+    Examples
+    --------
+    >>> z = sample_aggregate_posterior(np.array([[0.0], [10.0]]), np.log([[0.01], [0.01]]), 1000)
+    >>> bool(abs((z[:, 0] > 5).mean() - 0.5) < 0.05)
+    True
+    """
+    mu = np.asarray(mu, dtype=np.float64)
+    log_var = np.asarray(log_var, dtype=np.float64)
+    if mu.ndim != 2 or log_var.shape != mu.shape:
+        raise ValueError(f"mu and log_var must have the same shape (N, d); got {mu.shape} and {log_var.shape}")
+    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(log_var))):
+        raise ValueError("mu and log_var must be finite")
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(len(mu), size=int(n))
+    return mu[pick] + np.exp(0.5 * log_var[pick]) * rng.standard_normal((int(n), mu.shape[1]))
