@@ -443,7 +443,9 @@ def load_pretrained_sweep(name: str = "wjets", directory: str | Path | None = No
     Parameters
     ----------
     name : str
-        ``"wjets"``: the W-jet sweep of chapter 4.
+        ``"wjets"``: the W-jet sweep of chapter 4. ``"topqcd"`` (chapter 5) is not a sweep: it
+        returns :func:`jetgeom_lite.categorical.load_pretrained_classifier`'s
+        :class:`~jetgeom_lite.categorical.PretrainedClassifier`.
     directory : str or Path, optional
         Load from here instead of the package (e.g. the output of ``python -m jetgeom_lite.train``).
 
@@ -476,6 +478,10 @@ def load_pretrained_sweep(name: str = "wjets", directory: str | Path | None = No
         raise ValueError(f"no metadata.json in the weights folder for {name!r}; the folder is incomplete "
                          "(re-run `python -m jetgeom_lite.train`).")
     metadata = json.loads(meta_path.read_text())
+    if metadata.get("kind") == "categorical":  # chapter 5's top/QCD classifier is not a beta sweep
+        from .categorical import load_pretrained_classifier
+
+        return load_pretrained_classifier(name, directory=folder)
     if metadata.get("name") != name:
         raise ValueError(f"the metadata describes sweep {metadata.get('name')!r}, not {name!r}.")
     settings = JetVAESettings.from_dict(metadata["model"])

@@ -22,6 +22,15 @@ Usage::
     python -m jetgeom_lite.train wjets --set n_train=300 --set n_betas=2 --out tiny   # a quick try
 
 Load the result with ``load_pretrained_sweep("wjets", directory=...)``.
+
+The top/QCD classifier of chapter 5 (``python -m jetgeom_lite.train topqcd``, see
+:class:`TopQCDRecipe`): a :func:`jetgeom_lite.categorical.make_categorical_jet_vae` model with one
+relaxed-Bernoulli unit, trained without labels on a 50/50 mix of top and QCD jets at
+beta_hat = 50 GeV while the weight of the Bernoulli KL rises 0.01 -> 0.46 (then 1, to show the
+collapse); beside it two more seeds, a 10% top mix, two other beta, a supervised tagger with the
+same trunk, and a Gaussian VAE trained on QCD only (the classic anomaly score). Every metric in its
+``metadata.json`` is measured on the float16 weights, on 2,000 + 2,000 held-out jets. Load it
+with ``jetgeom_lite.categorical.load_pretrained_classifier("topqcd")``.
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from ._validation import check_fraction, check_integer, check_positive
 from .jet_vae import JetVAESettings, jet_tensors, make_jet_vae, reconstruction_emd
 from .vae import beta_sweep, evaluate_vae
 
-__all__ = ["TrainingRecipe", "recipe", "train_sweep", "main"]
+__all__ = ["TrainingRecipe", "recipe", "train_sweep", "TopQCDRecipe", "train_topqcd", "main"]
 
 
 @dataclass(frozen=True)
@@ -243,6 +252,262 @@ def train_sweep(recipe_: TrainingRecipe, out: str | Path, *, device: str | None 
     return metadata
 
 
+# --------------------------------------------------------------------------------------------
+# chapter 5: the top/QCD categorical VAE and its references
+
+
+@dataclass(frozen=True)
+class TopQCDRecipe:
+    """Every setting of the shipped top/QCD classifier (chapter 5).
+
+    Training jets: ``n_train_per_class`` top and as many QCD jets (Pythia seed ``train_seed``),
+    mixed and shuffled, labels never shown to the VAE. Held-out jets: ``n_eval_per_class`` of
+    each (seed ``eval_seed``). beta_hat = ``beta_hat_GeV`` (beta = beta_hat / pt_scale_GeV);
+    alpha_w rises through ``alpha_weights`` (Collins' anneal to 0.46), ``steps_per_weight`` Adam
+    steps each; the main run continues at ``alpha_continue`` to show the collapse of the unit.
+    """
+
+    name: str = "topqcd"
+    n_train_per_class: int = 3000
+    train_seed: int = 2
+    n_eval_per_class: int = 2000
+    eval_seed: int = 1
+    recluster_R: float = 0.07
+    max_particles: int = 50
+    pt_scale_GeV: float = 550.0
+    beta_hat_GeV: float = 50.0
+    n_binary: int = 1
+    temperature: float = 0.3
+    prior_prob: float = 0.5
+    alpha_weights: tuple = tuple(float(a) for a in np.geomspace(0.01, 0.46, 5))
+    alpha_continue: float = 1.0
+    steps_per_weight: int = 400
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_final_fraction: float = 0.1
+    seeds: tuple = (0, 1, 2)
+    top_fraction_low: float = 0.1
+    beta_hat_variants_GeV: tuple = (25.0, 100.0)
+    qcd_vae_beta_hat_GeV: float = 20.0
+    qcd_vae_steps: int = 2000
+    tagger_steps: int = 1500
+    mass_window_GeV: tuple = (140.0, 200.0)
+    model: JetVAESettings = field(default_factory=JetVAESettings)
+
+    @property
+    def beta(self) -> float:
+        """beta (fraction of pT_J) of the main run."""
+        return self.beta_hat_GeV / self.pt_scale_GeV
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["model"] = self.model.to_dict()
+        return values
+
+
+TOPQCD_PARTS = ("main", "seeds", "variants", "betas")
+
+
+def topqcd_jets(recipe_: TopQCDRecipe, n: int, seed: int, progress: bool = False):
+    """``(particles, mask, labels, (top, qcd))``: n top then n QCD jets, preprocessed; labels 1 = top."""
+    from .data import Jets, load_jets, preprocess
+
+    top = load_jets("top", n, seed=seed, progress=progress)
+    qcd = load_jets("QCD", n, seed=seed, progress=progress)
+    prepared = preprocess(Jets.concatenate([top, qcd]), center=True, normalize=True,
+                          recluster_R=recipe_.recluster_R, max_particles=recipe_.max_particles)
+    particles, mask = jet_tensors(prepared)
+    labels = np.r_[np.ones(len(top), dtype=int), np.zeros(len(qcd), dtype=int)]
+    return particles, mask, labels, (top, qcd)
+
+
+def topqcd_training_set(recipe_: TopQCDRecipe, top_fraction: float = 0.5, progress: bool = False):
+    """The unlabelled training mix: every QCD jet and enough tops for ``top_fraction``, shuffled.
+
+    Returns ``(particles, mask, labels)``; the labels are for the supervised reference only.
+    """
+    particles, mask, labels, _ = topqcd_jets(recipe_, recipe_.n_train_per_class, recipe_.train_seed, progress)
+    n = recipe_.n_train_per_class
+    n_top = n if top_fraction == 0.5 else int(round(n * top_fraction / (1 - top_fraction)))
+    keep = np.r_[np.arange(n_top), n + np.arange(n)]
+    order = np.random.default_rng(recipe_.train_seed).permutation(keep.size)
+    keep = torch.as_tensor(keep[order])
+    return particles[keep], mask[keep], labels[keep.numpy()]
+
+
+def _rounded_any(state: dict) -> dict:
+    return {k: v.detach().to("cpu", torch.float16).clone() if v.is_floating_point() else v.clone()
+            for k, v in state.items()}
+
+
+def _train_topqcd_part(recipe_: TopQCDRecipe, part: str, out: Path, progress: bool) -> dict:
+    """Train one part of the topqcd recipe; write its weight files; return its record."""
+    from . import categorical as cat
+    from .vae import train_vae
+
+    start = time.perf_counter()
+    record: dict = {}
+
+    def categorical_run(top_fraction: float, beta: float, seed: int, continue_: bool):
+        p, m, _ = topqcd_training_set(recipe_, top_fraction)
+        model = cat.make_categorical_jet_vae(recipe_.model, n_binary=recipe_.n_binary,
+                                             temperature=recipe_.temperature, prior_prob=recipe_.prior_prob,
+                                             seed=seed)
+        weights = list(recipe_.alpha_weights) + ([recipe_.alpha_continue] if continue_ else [])
+        return cat.train_categorical_vae(model, (p, m), beta, alpha_weights=weights,
+                                         steps_per_weight=recipe_.steps_per_weight, batch_size=recipe_.batch_size,
+                                         lr=recipe_.lr, lr_final_fraction=recipe_.lr_final_fraction, seed=seed,
+                                         device="cpu", progress=progress)
+
+    if part == "main":
+        h = categorical_run(0.5, recipe_.beta, recipe_.seeds[0], True)
+        torch.save([_rounded_any(s) for s in h.states], out / "main.pt")
+        record["main"] = dict(file="main.pt", alpha_weights=h.alpha_weights.tolist(), seconds=h.seconds.tolist(),
+                              loss_per_stage=h.loss.mean(axis=1).tolist(),
+                              train_loss=h.loss[:, ::10].tolist(), train_kl=h.kl[:, ::10].tolist())
+    elif part == "seeds":
+        for seed in recipe_.seeds[1:]:
+            h = categorical_run(0.5, recipe_.beta, seed, False)
+            torch.save([_rounded_any(h.states[-1])], out / f"seed{seed}.pt")
+            record[f"seed{seed}"] = dict(file=f"seed{seed}.pt", seconds=h.seconds.tolist())
+    elif part == "variants":
+        h = categorical_run(recipe_.top_fraction_low, recipe_.beta, recipe_.seeds[0], False)
+        torch.save([_rounded_any(h.states[-1])], out / "top10.pt")
+        record["top10"] = dict(file="top10.pt", seconds=h.seconds.tolist())
+        p, m, y = topqcd_training_set(recipe_, 0.5)
+        t = time.perf_counter()
+        tagger, losses = cat.train_set_tagger(p, m, y, settings=recipe_.model, steps=recipe_.tagger_steps, seed=0,
+                                              progress=progress)
+        torch.save([_rounded_any(tagger.state_dict())], out / "supervised.pt")
+        record["supervised"] = dict(file="supervised.pt", seconds=time.perf_counter() - t,
+                                    train_loss=losses[::10].tolist())
+        qcd = torch.as_tensor(y == 0)
+        vae = make_jet_vae(recipe_.model, seed=0)
+        t = time.perf_counter()
+        hv = train_vae(vae, (p[qcd], m[qcd]), recipe_.qcd_vae_beta_hat_GeV / recipe_.pt_scale_GeV,
+                       steps=recipe_.qcd_vae_steps, batch_size=recipe_.batch_size, lr=recipe_.lr, seed=0,
+                       device="cpu", progress=progress)
+        torch.save([_rounded_any(vae.state_dict())], out / "qcd_vae.pt")
+        record["qcd_vae"] = dict(file="qcd_vae.pt", seconds=time.perf_counter() - t,
+                                 train_loss=hv.loss[::10].tolist())
+    elif part == "betas":
+        for beta_hat in recipe_.beta_hat_variants_GeV:
+            h = categorical_run(0.5, beta_hat / recipe_.pt_scale_GeV, recipe_.seeds[0], False)
+            name = f"beta{int(beta_hat)}"
+            torch.save([_rounded_any(h.states[-1])], out / f"{name}.pt")
+            record[name] = dict(file=f"{name}.pt", beta_hat_GeV=beta_hat, seconds=h.seconds.tolist())
+    else:
+        raise ValueError(f"unknown part {part!r}; parts: {TOPQCD_PARTS}.")
+    record["_seconds"] = time.perf_counter() - start
+    (out / f"part_{part}.json").write_text(json.dumps(record))
+    return record
+
+
+def evaluate_topqcd(recipe_: TopQCDRecipe, out: str | Path, progress: bool = False) -> dict:
+    """Measure every shipped model of ``out`` on the held-out jets; write and return ``metadata.json``.
+
+    Needs the ``part_*.json`` records and weight files of the parts trained (missing parts are
+    left out of the metadata). All numbers use the float16 weights as shipped.
+    """
+    from . import categorical as cat
+    from .metrics import roc_auc
+    from .observables import nsubjettiness
+
+    out = Path(out)
+    parts = {}
+    for part in TOPQCD_PARTS:
+        path = out / f"part_{part}.json"
+        if path.is_file():
+            parts[part] = json.loads(path.read_text())
+    if "main" not in parts:
+        raise ValueError(f"no part_main.json in {out}; train the main part first.")
+    particles, mask, labels, (top, qcd) = topqcd_jets(recipe_, recipe_.n_eval_per_class, recipe_.eval_seed, progress)
+    metadata: dict = dict(name=recipe_.name, kind="categorical", recipe=recipe_.to_dict(),
+                          model=recipe_.model.to_dict(), n_binary=recipe_.n_binary,
+                          temperature=recipe_.temperature, prior_prob=recipe_.prior_prob,
+                          pt_scale_GeV=recipe_.pt_scale_GeV, readout_stage=len(recipe_.alpha_weights) - 1)
+    mass = np.r_[top.mass, qcd.mass]
+    tau32 = np.r_[nsubjettiness(top).tau32, nsubjettiness(qcd).tau32]
+    low, high = recipe_.mass_window_GeV
+    window = (mass > low) & (mass < high)
+    metadata["baselines"] = dict(mass=roc_auc(mass, labels), minus_tau32=roc_auc(-tau32, labels),
+                                 window_and_tau32=roc_auc(np.where(window, -tau32, -2.0), labels))
+
+    def categorical_metrics(state: dict, beta: float) -> dict:
+        model = cat.make_categorical_jet_vae(recipe_.model, n_binary=recipe_.n_binary,
+                                             temperature=recipe_.temperature, prior_prob=recipe_.prior_prob,
+                                             seed=None)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        model.eval()
+        result = cat.unsupervised_score(model, particles, mask, beta=beta)
+        log_alpha, mu, log_var, d2, kl = cat._deterministic_pass(model, (particles, mask), 2048)
+        kl_gauss = 0.5 * (mu ** 2 + np.exp(log_var) - 1 - log_var)
+        positive = result.score > 0
+        return dict(unit=result.unit, orientation=result.orientation, auc=roc_auc(result.score, labels),
+                    kl_bern_per_unit=result.kl_bern_per_unit.tolist(),
+                    kl_gauss_per_latent=kl_gauss.mean(axis=0).tolist(), distortion_sinkhorn=float(d2.mean()),
+                    auc_distortion=roc_auc(d2, labels), auc_cost=roc_auc(result.cost_per_jet, labels),
+                    positive_fraction=float(positive.mean()),
+                    top_purity_positive=float(labels[positive].mean()) if positive.any() else float("nan"))
+
+    beta = recipe_.beta
+    states = torch.load(out / "main.pt", weights_only=True)
+    main = [categorical_metrics(state, beta) for state in states]
+    metadata["main"] = dict(parts["main"]["main"], beta_hat_GeV=recipe_.beta_hat_GeV,
+                            metrics={key: [row[key] for row in main] for key in main[0]})
+    readout = cat.make_categorical_jet_vae(recipe_.model, n_binary=recipe_.n_binary, seed=None)
+    readout.load_state_dict({k: v.float() for k, v in states[metadata["readout_stage"]].items()})
+    readout.eval()
+    exact = cat.categorical_reconstruction_emd(readout, particles, mask, R=recipe_.model.R)
+    shuffled = cat.categorical_reconstruction_emd(readout, particles, mask, R=recipe_.model.R, shuffle_seed=0)
+    metadata["main"]["exact_emd_mean"] = float(exact.mean())
+    metadata["main"]["shuffled_emd_mean"] = float(shuffled.mean())
+    metadata["main"]["auc_exact_emd"] = roc_auc(exact, labels)
+    variants = {}
+    for part in ("seeds", "variants", "betas"):
+        for name, record in parts.get(part, {}).items():
+            if name.startswith("_") or name in ("supervised", "qcd_vae"):
+                continue
+            variant_beta = record.get("beta_hat_GeV", recipe_.beta_hat_GeV) / recipe_.pt_scale_GeV
+            state = torch.load(out / record["file"], weights_only=True)[0]
+            variants[name] = dict(record, metrics=categorical_metrics(state, variant_beta),
+                                  beta_hat_GeV=variant_beta * recipe_.pt_scale_GeV)
+    metadata["variants"] = variants
+    if "variants" in parts:
+        tagger = cat.SetTagger(recipe_.model)
+        tagger.load_state_dict({k: v.float() for k, v in torch.load(out / "supervised.pt", weights_only=True)[0].items()})
+        tagger.eval()
+        with torch.no_grad():
+            logit = tagger(particles, mask).numpy()
+        metadata["supervised"] = dict(parts["variants"]["supervised"], auc=roc_auc(logit, labels))
+        vae = make_jet_vae(recipe_.model, seed=None)
+        vae.load_state_dict({k: v.float() for k, v in torch.load(out / "qcd_vae.pt", weights_only=True)[0].items()})
+        vae.eval()
+        anomaly = reconstruction_emd(vae, particles, mask, R=recipe_.model.R)
+        metadata["qcd_vae"] = dict(parts["variants"]["qcd_vae"], beta_hat_GeV=recipe_.qcd_vae_beta_hat_GeV,
+                                   auc=roc_auc(anomaly, labels))
+    metadata["timing"] = dict(parts={k: v["_seconds"] for k, v in parts.items()}, device="cpu",
+                              torch_threads=torch.get_num_threads(), torch=torch.__version__,
+                              python=platform.python_version())
+    (out / "metadata.json").write_text(json.dumps(metadata, indent=1))
+    return metadata
+
+
+def train_topqcd(recipe_: TopQCDRecipe, out: str | Path, *, parts=TOPQCD_PARTS, progress: bool = True) -> dict:
+    """Train the chosen parts of the topqcd recipe on the CPU, then evaluate; returns the metadata.
+
+    Parts: ``"main"`` (seed 0, with the continuation to alpha_w = 1), ``"seeds"`` (seeds 1, 2),
+    ``"variants"`` (10% tops, the supervised tagger, the QCD-only Gaussian VAE), ``"betas"``
+    (two other beta). Parts may run in separate processes (``--part``) and be evaluated together
+    (``--part evaluate``); the weights are the same bits either way (CPU, one thread).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        _train_topqcd_part(recipe_, part, out, progress)
+    return evaluate_topqcd(recipe_, out, progress)
+
+
 def _parse_overrides(items: list[str]) -> dict:
     overrides = {}
     for item in items:
@@ -259,7 +524,9 @@ def _parse_overrides(items: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jetgeom_lite.train",
                                      description="Reproduce the pretrained beta sweeps shipped with jetgeom_lite.")
-    parser.add_argument("name", help="which sweep: " + ", ".join(sorted(_RECIPES)))
+    parser.add_argument("name", help="which sweep: " + ", ".join(sorted(_RECIPES)) + ", topqcd")
+    parser.add_argument("--part", default=None, choices=[*TOPQCD_PARTS, "evaluate"],
+                        help="topqcd only: train one part (or only evaluate the parts in --out)")
     parser.add_argument("--full", action="store_true", help="the larger full-size run")
     parser.add_argument("--out", default=None, help="output folder (default ./jetgeom_weights/NAME)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -275,6 +542,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)
+    if args.name == "topqcd":
+        out = Path(args.out) if args.out else Path("jetgeom_weights") / args.name
+        start = time.perf_counter()
+        chosen = TopQCDRecipe()
+        if args.part == "evaluate":
+            evaluate_topqcd(chosen, out)
+        else:
+            train_topqcd(chosen, out, parts=TOPQCD_PARTS if args.part is None else (args.part,),
+                         progress=not args.no_progress)
+        print(f"wrote {out / 'metadata.json'}; run time {(time.perf_counter() - start) / 60:.1f} min")
+        return 0
     try:
         chosen = recipe(args.name, args.full)
         chosen = chosen.with_overrides(_parse_overrides(args.overrides)) if args.overrides else chosen
