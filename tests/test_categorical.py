@@ -252,3 +252,30 @@ def test_trained_toy_dot_versus_segment_is_split_without_labels():
     assert roc_auc(result.score, labels) > 0.95
     with pytest.raises(ValueError, match="beta"):
         cat.unsupervised_score(model, torch.from_numpy(x), beta=-1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+
+def test_rejection_curve_draws_one_over_background_efficiency():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jetgeom_lite.plotting import draw_rejection_curve, draw_score_histogram
+
+    labels = np.r_[np.ones(4), np.zeros(4)]
+    score = np.array([0.9, 0.8, 0.3, 0.7, 0.6, 0.2, 0.1, 0.05])
+    fig, ax = plt.subplots()
+    (line,) = draw_rejection_curve(ax, score, labels, label="toy", min_efficiency=0.0)
+    x, y = line.get_data()
+    # by hand: cuts at 0.7 keep tops {0.9, 0.8, 0.7} and QCD none -> not drawn (eps_B = 0); at 0.6: eps_S 0.75,
+    # eps_B 0.25 -> rejection 4; at 0.3: eps_S 1, eps_B 0.25 -> 4; then eps_B 0.5, 0.75, 1
+    np.testing.assert_allclose(x, [0.75, 1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_allclose(y, [4.0, 4.0, 2.0, 4 / 3, 1.0])
+    assert ax.get_yscale() == "log"
+    ax.clear()
+    artists = draw_score_histogram(ax, score, labels, bins=4)
+    assert len(artists) == 2
+    plt.close(fig)
