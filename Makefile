@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine with Python >= 3.11:
 #   make book   install what is missing, then build the book (every chapter executed)
-#   make test   install, unit tests, nbval on every chapter, book build with -W, rendered-page check
+#   make test   install, unit tests and doctests, the book build with -W (every chapter executed
+#               once), then nbval-lax checks on the executed chapters and the rendered pages
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -20,15 +21,24 @@ NOTEBOOK_ENV := env -u MPLBACKEND
 # so a build or CI run on a clean clone is self-contained.
 export JETGEOM_DATA ?= $(CURDIR)/_build/jetgeom_data
 
-CHAPTER_NOTEBOOKS := $(wildcard chapters/*.ipynb)
+# The browser test typesets the maths with this MathJax from the npm registry (the online book
+# loads MathJax 3 from a CDN, which the test cannot reach).
+MATHJAX_VERSION ?= 3.2.2
+MATHJAX_PREFIX := _build/node
+MATHJAX := $(MATHJAX_PREFIX)/node_modules/mathjax/es5/tex-mml-chtml.js
+# --all: Sphinx re-reads every page, so every chapter is executed even when only the package changed.
+BOOK_BUILD := $(NOTEBOOK_ENV) $(JUPYTER_BOOK) build . --all
 
-.PHONY: help install book test clean
+.PHONY: help install book test clean mathjax energyflow-check colab-check
 
 help:
-	@echo "make install  install torch (only if missing), jetgeom_lite[test,book] and chromium (apt, root only)"
-	@echo "make book     install, then build the book into _build/html (executes every chapter)"
-	@echo "make test     install, unit tests, nbval on every chapter, book build with -W, rendered-page check"
-	@echo "make clean    remove _build (the built book and the jet cache under it)"
+	@echo "make install           torch (only if missing), jetgeom_lite[test,book], chromium (apt, root only)"
+	@echo "make book              install, then build the book into _build/html (executes every chapter)"
+	@echo "make test              install, unit tests + doctests, book build with -W (executes every chapter"
+	@echo "                       once), nbval-lax checks on the executed chapters, rendered pages in Chromium"
+	@echo "make energyflow-check  EMD against energyflow/wasserstein in a small numpy<2 venv (_build/energyflow-venv)"
+	@echo "make colab-check       every chapter in a Colab-like venv (Python 3.13, numpy 2, ipywidgets 7.7.1)"
+	@echo "make clean             remove _build (the built book, the jet cache and the check venvs under it)"
 
 install:
 	@if $(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))"; then :; else \
@@ -59,21 +69,36 @@ install:
 	fi
 
 book: install
-	$(NOTEBOOK_ENV) $(JUPYTER_BOOK) build .
+	$(BOOK_BUILD)
 	@echo "book: open _build/html/index.html"
 
-test: install
-	@echo "== 1/4 unit tests (the rendered-page check runs in step 4, on the book built in step 3)"
-	$(UNIT_ENV) $(PYTHON) -m pytest tests --ignore=tests/test_rendered_book.py
-	@echo "== 2/4 nbval on every chapter"
-	@if [ -n "$(CHAPTER_NOTEBOOKS)" ]; then \
-	  echo "$(PYTHON) -m pytest --nbval-lax --nbval-current-env chapters"; \
-	  $(NOTEBOOK_ENV) $(PYTHON) -m pytest --nbval-lax --nbval-current-env chapters; \
-	else echo "no chapter notebooks in chapters/ yet"; fi
-	@echo "== 3/4 book build, warnings as errors"
-	$(NOTEBOOK_ENV) $(JUPYTER_BOOK) build . -W --keep-going
-	@echo "== 4/4 rendered pages in headless chromium"
-	$(UNIT_ENV) JETGEOM_REQUIRE_RENDERED=1 $(PYTHON) -m pytest tests/test_rendered_book.py
+# Each chapter is executed once, by the book build (execute_notebooks: force, errors fail it); the
+# executed copies in _build/jupyter_execute/ are then checked as `pytest --nbval-lax` would check
+# them (tests/test_build.py), so nothing runs a chapter twice.
+test: install mathjax
+	@echo "== 1/3 unit tests and doctests"
+	$(UNIT_ENV) $(PYTHON) -m pytest tests --doctest-modules jetgeom_lite -m "not built_book"
+	@echo "== 2/3 book build, warnings as errors (executes every chapter)"
+	$(BOOK_BUILD) -W --keep-going
+	@echo "== 3/3 the built book: nbval-lax checks on the executed chapters, rendered pages in Chromium"
+	$(UNIT_ENV) JETGEOM_REQUIRE_RENDERED=1 $(PYTHON) -m pytest tests -m built_book
+
+mathjax:
+	@if [ -f $(MATHJAX) ]; then echo "mathjax: $(MATHJAX) is there"; exit 0; fi; \
+	if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "mathjax: npm is missing -> apt-get update && apt-get install -y npm"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; \
+	  else echo "mathjax: npm is missing; run 'sudo apt-get install npm' for the maths check of 'make test'"; exit 0; fi; \
+	fi; \
+	echo "mathjax: npm install --prefix $(MATHJAX_PREFIX) mathjax@$(MATHJAX_VERSION)"; \
+	npm install --prefix $(MATHJAX_PREFIX) --no-audit --no-fund --loglevel=error mathjax@$(MATHJAX_VERSION)
+
+energyflow-check:
+	bash scripts/energyflow_check.sh
+
+colab-check:
+	bash scripts/colab_like.sh
 
 clean:
 	rm -rf _build
