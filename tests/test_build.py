@@ -291,3 +291,24 @@ def test_nbval_comparison_catches_a_changed_number():
     cell = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)")
     assert nbval.options(cell) == {"check": True}
     assert nbval.options(nbformat.v4.new_code_cell("print(1)")) == {}
+
+
+# ------------------------------------------------------------------------------- the two commands
+
+
+def _dry_run(target: str) -> list[str]:
+    result = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=REPO, capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "MAKEFLAGS": ""})
+    assert result.returncode == 0, result.stderr
+    return [line.strip() for line in result.stdout.splitlines() if "jupyter-book build" in line]
+
+
+def test_make_book_builds_exactly_as_make_test_does():
+    """`make test` runs the README's other command, `make book`, with warnings as errors: CI's green
+    `make test` then stands for `make book` too (and the Pages workflow runs `make book`)."""
+    if subprocess.run(["make", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("make is not installed")
+    book, test = _dry_run("book"), _dry_run("test")
+    assert len(book) == 1 and len(test) == 1, (book, test)
+    assert "--all" in book[0].split(), "make book must re-read every page, so that every chapter is executed"
+    assert test[0] == book[0] + " -W --keep-going", (book, test)
