@@ -106,9 +106,11 @@ class HMCResult:
     energy_error : ndarray, shape (n_burn_in + n_samples * thin, n_chains)
         :math:`H_{\\rm end} - H_{\\rm start}` of every trajectory (inf where it diverged).
     step_size : float
-        Leapfrog step after adaptation (the mean; each trajectory jitters it).
+        Leapfrog step after adaptation (the median over chains; each trajectory jitters it).
     step_size_history : ndarray, shape (n_burn_in,)
-        The step used in each burn-in trajectory.
+        The (median) step used in each burn-in trajectory.
+    chain_step_sizes : ndarray, shape (n_chains,)
+        The step of each chain after adaptation (all equal unless ``per_chain_step``).
     n_leapfrog, n_burn_in, thin, seed : int
     n_divergent : int
         Trajectories after burn-in rejected as divergent.
@@ -119,6 +121,7 @@ class HMCResult:
     energy_error: np.ndarray
     step_size: float
     step_size_history: np.ndarray
+    chain_step_sizes: np.ndarray
     n_leapfrog: int
     n_burn_in: int
     thin: int
@@ -157,8 +160,8 @@ def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
 
 def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *, n_samples: int,
                n_burn_in: int = 200, step_size: float = 0.1, n_leapfrog: int = 10, step_jitter: float = 0.2,
-               thin: int = 1, adapt_step_size: bool = True, target_accept: float = 0.75, seed: int = 0,
-               progress: bool = False) -> HMCResult:
+               thin: int = 1, adapt_step_size: bool = True, per_chain_step: bool = False,
+               target_accept: float = 0.75, seed: int = 0, progress: bool = False) -> HMCResult:
     r"""Sample :math:`\pi(z)` with HMC, all chains in one array.
 
     Parameters
@@ -184,6 +187,10 @@ def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *,
     adapt_step_size : bool
         Dual averaging (Hoffman and Gelman 2014) of log step towards ``target_accept`` (the mean
         acceptance probability over chains) during burn-in; the averaged step is then frozen.
+    per_chain_step : bool
+        Adapt one step per chain, each from its own acceptance (for targets whose chains stay in
+        peaks of very different widths, like the intrinsic prior). Still frozen after burn-in,
+        so every chain is a valid Markov chain afterwards.
     target_accept : float
         In (0, 1); 0.75 by default.
     seed : int
@@ -235,17 +242,19 @@ def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *,
     energy_error = np.empty((n_total, n_chains))
     history = np.empty(n_burn_in)
     # dual averaging state (Hoffman and Gelman 2014, algorithm 5)
-    log_step = math.log(step_size)
-    log_step_bar = log_step
-    shrink_target, h_bar, gamma, t0, kappa = math.log(10 * step_size), 0.0, 0.05, 10.0, 0.75
+    n_adapt = n_chains if per_chain_step else 1
+    log_step = np.full(n_adapt, math.log(step_size))
+    log_step_bar = log_step.copy()
+    h_bar = np.zeros(n_adapt)
+    shrink_target, gamma, t0, kappa = math.log(10 * step_size), 0.05, 10.0, 0.75
     n_divergent = 0
 
     from tqdm.auto import tqdm
 
     for t in tqdm(range(n_total), disable=not progress, desc="HMC", unit="traj"):
         burning = t < n_burn_in
-        step = math.exp(log_step if (burning and adapt_step_size) else log_step_bar if adapt_step_size else log_step)
-        steps = step * rng.uniform(1 - step_jitter, 1 + step_jitter, size=(n_chains, 1))
+        step = np.exp(log_step if (burning or not adapt_step_size) else log_step_bar)
+        steps = step[:, None] * rng.uniform(1 - step_jitter, 1 + step_jitter, size=(n_chains, 1))
         rho = rng.standard_normal((n_chains, d))           # N(0, I): the kinetic energy's own distribution
         with np.errstate(over="ignore", invalid="ignore"):
             z_new, rho_new = leapfrog(z, rho, grad_log_density, steps, n_leapfrog)
@@ -262,10 +271,11 @@ def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *,
         log_p = np.where(accept, log_p_new, log_p)
         energy_error[t] = delta_h
         if burning:
-            history[t] = step
+            history[t] = np.median(step)
             if adapt_step_size:
                 m = t + 1
-                h_bar = (1 - 1 / (m + t0)) * h_bar + (target_accept - probability.mean()) / (m + t0)
+                statistic = probability if per_chain_step else probability.mean()
+                h_bar = (1 - 1 / (m + t0)) * h_bar + (target_accept - statistic) / (m + t0)
                 log_step = shrink_target - math.sqrt(m) / gamma * h_bar
                 weight = m**-kappa
                 log_step_bar = weight * log_step + (1 - weight) * log_step_bar
@@ -275,9 +285,9 @@ def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *,
             accept_prob[k] = probability
             if (k + 1) % thin == 0:
                 samples[(k + 1) // thin - 1] = z
-    final_step = math.exp(log_step_bar if adapt_step_size else log_step)
-    return HMCResult(samples=samples, accept_prob=accept_prob, energy_error=energy_error, step_size=final_step,
-                     step_size_history=history, n_leapfrog=n_leapfrog, n_burn_in=n_burn_in, thin=thin,
+    final_steps = np.broadcast_to(np.exp(log_step_bar if adapt_step_size else log_step), (n_chains,)).copy()
+    return HMCResult(samples=samples, accept_prob=accept_prob, energy_error=energy_error,
+                     step_size=float(np.median(final_steps)), step_size_history=history, chain_step_sizes=final_steps, n_leapfrog=n_leapfrog, n_burn_in=n_burn_in, thin=thin,
                      seed=int(seed), n_divergent=n_divergent)
 
 
@@ -301,7 +311,8 @@ def sample_intrinsic_prior(metric: LatentMetric, n_samples: int, *, n_chains: in
         :math:`0.5/\sqrt{\tau d}` with no centroids); adapted during burn-in.
     seed : int
     **hmc_kwargs
-        Passed to :func:`hmc_sample` (``n_burn_in``, ``n_leapfrog``, ``thin``, ``target_accept``, ...).
+        Passed to :func:`hmc_sample` (``n_burn_in``, ``n_leapfrog``, ``thin``, ``target_accept``, ...);
+        ``per_chain_step`` defaults to True here.
 
     Returns
     -------
@@ -335,6 +346,8 @@ def sample_intrinsic_prior(metric: LatentMetric, n_samples: int, *, n_chains: in
             step_size = 0.5 * metric.temperature * float(np.median(metric.sigmas)) / math.sqrt(metric.dim)
         else:
             step_size = 0.5 / math.sqrt(max(metric.tau, 1e-12) * metric.dim)
+    # chains stay in peaks of widths T sigma_i / sqrt(d) that differ by factors of 10: one step per chain
+    hmc_kwargs.setdefault("per_chain_step", True)
     return hmc_sample(metric.log_volume, metric.grad_log_volume, initial, n_samples=n_samples,
                       step_size=step_size, seed=seed, **hmc_kwargs)
 
