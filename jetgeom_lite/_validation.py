@@ -109,7 +109,9 @@ def check_number(value: Any, name: str, *, low: float | None = None, high: float
     if not _is_real_number(value):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}; pass e.g. {name}={example}.")
     number = float(value)
-    if math.isnan(number) or (finite and not math.isfinite(number)):
+    if math.isnan(number):
+        raise ValueError(f"{name} must be a number, got NaN; pass e.g. {name}={example}.")
+    if finite and not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {number}.")
     below = low is not None and (number <= low if low_open else number < low)
     above = high is not None and (number >= high if high_open else number > high)
@@ -133,6 +135,8 @@ def check_positive(value: Any, name: str, *, example: str = "1.0") -> float:
     ...
     ValueError: R must be positive and finite, got -1; pass e.g. R=1.0.
     """
+    if _is_real_number(value) and math.isnan(float(value)):
+        raise ValueError(f"{name} must be positive and finite, got nan; pass e.g. {name}={example}.")
     number = check_number(value, name, finite=False, example=example)
     if not (math.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be positive and finite, got {number:g}; pass e.g. {name}={example}.")
@@ -147,6 +151,8 @@ def check_nonnegative(value: Any, name: str, *, example: str = "0.0") -> float:
     >>> check_nonnegative(0, "noise")
     0.0
     """
+    if _is_real_number(value) and math.isnan(float(value)):
+        raise ValueError(f"{name} must be non-negative and finite, got nan; pass e.g. {name}={example}.")
     number = check_number(value, name, finite=False, example=example)
     if not (math.isfinite(number) and number >= 0):
         raise ValueError(f"{name} must be non-negative and finite, got {number:g}; pass e.g. {name}={example}.")
@@ -323,8 +329,8 @@ def check_jets(particles: Any, mask: Any = None, name: str = "jets", *, allow_em
     particles : array_like, shape (n_jets, M, 3)
         Rows ``(pT, y, phi)``; or an object with ``.particles`` and ``.mask`` (a ``Jets``).
     mask : array_like of bool, shape (n_jets, M), optional
-        True for real particles. Default: ``pT > 0`` (padding rows are zeros); a mask given with
-        a ``Jets`` object is an error.
+        True for real particles. Default: ``pT > 0`` (padding rows are zeros, and then every row
+        must be finite); a mask given with a ``Jets`` object is an error.
     name : str
     allow_empty_jets : bool
         Accept jets without a real particle.
@@ -375,8 +381,13 @@ def check_jets(particles: Any, mask: Any = None, name: str = "jets", *, allow_em
     if array.shape[0] == 0:
         raise ValueError(f"{name} holds no jets (shape {array.shape}).")
     if mask is None:
-        with np.errstate(invalid="ignore"):
-            mask_array = np.asarray(array[..., 0] > 0)
+        # without a mask a row is padding only if its pT is zero, so every row must be readable
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} contains NaN or inf and no mask says which rows are padding; fix the "
+                             "particles, or pass the mask (True for real particles) so padding rows are ignored.")
+        if np.any(array[..., 0] < 0):
+            raise ValueError(f"{name} has negative pT; pT must be >= 0 (zero-pT rows are padding).")
+        mask_array = np.asarray(array[..., 0] > 0)
     else:
         if type(mask).__module__.startswith("torch"):
             mask = mask.detach().cpu().numpy()

@@ -29,21 +29,26 @@ import hashlib
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
+
+# _wrap_phi, _cluster_sequence and _quiet_stdout live in ._jets; they stay importable from here
+# (jetgeom_lite.plotting.jets imports _wrap_phi from this module).
+from ._jets import _cluster_sequence, _quiet_stdout, _wrap_phi  # noqa: F401
+from ._validation import check_bool, check_integer, check_jets, check_n_jobs, check_number, check_positive
 
 __all__ = [
     "PROCESSES",
     "Jets",
     "generate_jets",
     "load_jets",
+    "select_mass_window",
     "cache_dir",
     "preprocess",
     "read_qg_jets",
@@ -199,14 +204,23 @@ def _check_process(process: str) -> str:
     return process
 
 
+def _check_range(value: Any, name: str, unit: str = "GeV") -> tuple[float, float]:
+    """A window ``(low, high)`` of two finite numbers with ``low < high``."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"{name} must be two numbers (low, high) in {unit}; got {value!r}")
+    low, high = (check_number(v, f"{name}[{k}]") for k, v in enumerate(value))
+    if not low < high:
+        raise ValueError(f"{name} must satisfy low < high ({unit}); got {value!r}")
+    return low, high
+
+
 def _check_generation_settings(process: str, n: int, pt_range: tuple[float, float], R: float,
                                eta_max: float) -> tuple[float, float]:
     _check_process(process)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive whole number of jets; got {n!r}")
+    check_integer(n, "n", minimum=1, example="500")
     try:
-        low, high = (float(v) for v in pt_range)
-    except (TypeError, ValueError):
+        low, high = _check_range(pt_range, "pt_range")
+    except TypeError:
         raise ValueError(f"pt_range must be two numbers (low, high) in GeV; got {pt_range!r}") from None
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise ValueError(f"pt_range must satisfy low < high (GeV); got {pt_range!r}")
@@ -216,10 +230,8 @@ def _check_generation_settings(process: str, n: int, pt_range: tuple[float, floa
             f"generated with pTHatMin = 0.9 x low, which is unreliable below {_PT_MIN_GEV:.0f} GeV, and 13 TeV "
             f"collisions give almost no jets above {_PT_MAX_GEV:.0f} GeV. Choose a window within "
             f"[{_PT_MIN_GEV:.0f}, {_PT_MAX_GEV:.0f}] GeV, e.g. (500, 600).")
-    if not (isinstance(R, (int, float, np.floating)) and math.isfinite(R) and 0 < R <= 2.0):
-        raise ValueError(f"jet radius R must be a number in (0, 2]; got {R!r}")
-    if not (isinstance(eta_max, (int, float, np.floating)) and math.isfinite(eta_max) and eta_max > 0):
-        raise ValueError(f"eta_max must be a positive number; got {eta_max!r}")
+    check_number(R, "jet radius R", low=0.0, high=2.0, low_open=True, example="0.8")
+    check_positive(eta_max, "eta_max", example="2.0")
     return low, high
 
 
@@ -259,27 +271,6 @@ def _chunk_seed(seed: int, chunk: int) -> int:
     """Pythia seed of one chunk, derived from the user's seed; independent of n_jobs."""
     state = np.random.SeedSequence([int(seed), int(chunk)]).generate_state(1, dtype=np.uint32)[0]
     return int(state % 900_000_000) + 1
-
-
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence C/C++ writes to stdout (FastJet's banner) without hiding Python output.
-
-    C++ writes to file descriptor 1 whatever Python's ``sys.stdout`` is; Jupyter kernels
-    forward that descriptor to the notebook, so it is descriptor 1 that is redirected.
-    """
-    with contextlib.suppress(AttributeError, ValueError):
-        sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 1)
-    finally:
-        os.close(saved)
 
 
 def _generate_chunk(process: str, n_jets: int, seed: int, pt_range: tuple[float, float], R: float,
@@ -445,7 +436,7 @@ def _package_version(name: str) -> str:
 
 
 def generate_jets(process: str, n: int, *, pt_range: tuple[float, float] = (500.0, 600.0), R: float = 0.8,
-                  eta_max: float = 2.0, mpi: bool = False, seed: int = 0, n_jobs: int = 1,
+                  eta_max: float = 2.0, mpi: bool = False, seed: int = 0, n_jobs: int | None = -1,
                   progress: bool = True) -> Jets:
     """Generate jets with Pythia 8 and anti-kT clustering (no cache; see :func:`load_jets`).
 
@@ -466,8 +457,9 @@ def generate_jets(process: str, n: int, *, pt_range: tuple[float, float] = (500.
         Multiparton interactions; off by default (4-5x faster).
     seed : int
         Same seed, same jets, whatever ``n_jobs``.
-    n_jobs : int
-        Worker processes (joblib); -1 uses every core.
+    n_jobs : int or None
+        Worker processes, joblib's convention as everywhere in the package: -1 (default) every
+        core, 1 or None in this process. A single chunk of jets always runs in this process.
     progress : bool
         Show a ``tqdm`` progress bar.
 
@@ -483,6 +475,7 @@ def generate_jets(process: str, n: int, *, pt_range: tuple[float, float] = (500.
     True
     """
     pt_range = _check_generation_settings(process, n, pt_range, R, eta_max)
+    n_jobs = check_n_jobs(n_jobs)
     n_chunks = -(-int(n) // CHUNK_SIZE)
     settings = _generation_settings(process, pt_range, R, eta_max, mpi, seed)
     results = _run_chunks(process, range(n_chunks), seed, pt_range, R, eta_max, mpi, n_jobs, progress)
@@ -576,22 +569,22 @@ def _read_cache(path: Path, settings: dict) -> Jets:
     return Jets(**arrays, process=settings["process"], settings=metadata["settings"])
 
 
-def load_jets(process: str, n: int, *, seed: int = 0, pt_range: tuple[float, float] = (500.0, 600.0),
-              R: float = 0.8, eta_max: float = 2.0, mpi: bool = False, n_jobs: int = -1,
-              progress: bool = True) -> Jets:
-    """Load ``n`` jets from the cache, generating (and caching) whatever is missing.
+# A mass window that keeps fewer than this fraction of the jets is most likely a mistake (wrong unit?).
+_MIN_WINDOW_ACCEPTANCE = 0.01
 
-    The cache file is keyed by every setting (not by ``n``): a request for fewer jets than a
-    file holds returns its first ``n``; a request for more generates only the missing chunks,
-    and the first ``n`` jets are the same whatever was asked before. Files are written
-    atomically with a SHA-256 checksum and locked while written, so two processes asking at
-    once do not corrupt them; a truncated, corrupt or mismatched file is reported with a
-    warning and regenerated.
+
+def select_mass_window(jets: Jets, mass_range: tuple[float, float]) -> Jets:
+    """The jets whose mass lies strictly inside ``mass_range`` (GeV), in their original order.
+
+    ``low < m_J < high`` with ``m_J`` the jet mass from the generator's four-momenta
+    (``jets.mass``, unchanged by preprocessing). The paper's W selection is ``(75, 110)``.
+    ``settings["mass_range"]`` records the window.
 
     Parameters
     ----------
-    process, n, seed, pt_range, R, eta_max, mpi, n_jobs, progress
-        As in :func:`generate_jets`; ``n_jobs`` defaults to every core.
+    jets : Jets
+    mass_range : (float, float)
+        ``(low, high)`` in GeV.
 
     Returns
     -------
@@ -599,13 +592,93 @@ def load_jets(process: str, n: int, *, seed: int = 0, pt_range: tuple[float, flo
 
     Examples
     --------
+    >>> jets = Jets(np.ones((3, 1, 3)), np.ones((3, 1), bool), np.ones(3), np.zeros(3), np.zeros(3),
+    ...             np.array([60.0, 80.0, 100.0]), "W")
+    >>> select_mass_window(jets, (75, 110)).mass.tolist()
+    [80.0, 100.0]
+    """
+    if not isinstance(jets, Jets):
+        raise TypeError(f"jets must be a Jets (from load_jets or a reader); got {type(jets).__name__}")
+    low, high = _check_range(mass_range, "mass_range")
+    inside = (jets.mass > low) & (jets.mass < high)
+    selected = jets[np.flatnonzero(inside)]
+    return replace(selected, settings=dict(selected.settings, mass_range=[low, high]))
+
+
+def load_jets(process: str, n: int, *, seed: int = 0, pt_range: tuple[float, float] = (500.0, 600.0),
+              R: float = 0.8, eta_max: float = 2.0, mpi: bool = False,
+              mass_range: tuple[float, float] | None = None, n_jobs: int | None = -1,
+              progress: bool = True) -> Jets:
+    """Load ``n`` jets from the cache, generating (and caching) whatever is missing.
+
+    The cache file is keyed by every generation setting (not by ``n``): a request for fewer
+    jets than a file holds returns its first ``n``; a request for more generates only the
+    missing chunks, and the first ``n`` jets are the same whatever was asked before. Files are
+    written atomically with a SHA-256 checksum and locked while written, so two processes asking
+    at once do not corrupt them; a truncated, corrupt or mismatched file is reported with a
+    warning and regenerated.
+
+    With ``mass_range`` the result is the first ``n`` jets of that same sample whose mass lies
+    inside the window (:func:`select_mass_window`); as many more chunks are generated as the
+    window needs. The cache keeps the unselected jets, so a windowed and an unwindowed request
+    share one file and can never be confused: the window is applied after reading, every time,
+    and recorded in ``settings["mass_range"]``.
+
+    Parameters
+    ----------
+    process, n, seed, pt_range, R, eta_max, mpi, n_jobs, progress
+        As in :func:`generate_jets` (``n_jobs=-1``: every core).
+    mass_range : (float, float), optional
+        Keep only jets with ``low < m_J < high`` (GeV), e.g. ``(75, 110)``, the paper's W
+        selection (it kept 602k of 862k jets there; about 70% of our W jets pass).
+
+    Returns
+    -------
+    Jets
+
+    Raises
+    ------
+    ValueError
+        Bad settings, or a window that keeps under 1% of the jets (wrong unit?).
+
+    Examples
+    --------
     >>> qcd = load_jets("QCD", 300, seed=2)     # doctest: +SKIP
     >>> qcd.particles.shape[0]                  # doctest: +SKIP
     300
+    >>> w = load_jets("W", 300, seed=2, mass_range=(75, 110))     # doctest: +SKIP
+    >>> bool(((w.mass > 75) & (w.mass < 110)).all())               # doctest: +SKIP
+    True
     """
+    pt_range = _check_generation_settings(process, n, pt_range, R, eta_max)
+    n_jobs = check_n_jobs(n_jobs)
+    check_bool(mpi, "mpi")
+    seed = check_integer(seed, "seed")
+    if mass_range is None:
+        return _load_unselected(process, int(n), seed, pt_range, R, eta_max, mpi, n_jobs, progress)
+    low, high = _check_range(mass_range, "mass_range")
+    n_raw = int(n)
+    while True:
+        raw = _load_unselected(process, n_raw, seed, pt_range, R, eta_max, mpi, n_jobs, progress)
+        inside = np.flatnonzero((raw.mass > low) & (raw.mass < high))
+        if len(inside) >= n:
+            selected = raw[inside[: int(n)]]
+            return replace(selected, settings=dict(selected.settings, mass_range=[low, high]))
+        acceptance = len(inside) / len(raw)
+        if len(raw) >= 10 * CHUNK_SIZE and acceptance < _MIN_WINDOW_ACCEPTANCE:
+            raise ValueError(f"mass_range {mass_range!r} GeV keeps {len(inside)} of {len(raw)} {process} jets; "
+                             f"the window is in GeV and should contain the jets' mass peak, e.g. (75, 110) for W "
+                             f"(median mass here {np.median(raw.mass):.1f} GeV).")
+        missing = int(n) - len(inside)
+        # generate what the acceptance so far says is missing, plus 10% and one chunk of margin
+        n_raw = len(raw) + int(math.ceil(1.1 * missing / max(acceptance, _MIN_WINDOW_ACCEPTANCE))) + CHUNK_SIZE
+
+
+def _load_unselected(process: str, n: int, seed: int, pt_range: tuple[float, float], R: float, eta_max: float,
+                     mpi: bool, n_jobs: int, progress: bool) -> Jets:
+    """The first ``n`` jets of the cached sample (no mass window), generating missing chunks."""
     from filelock import FileLock
 
-    pt_range = _check_generation_settings(process, n, pt_range, R, eta_max)
     settings = _generation_settings(process, pt_range, R, eta_max, mpi, seed)
     path = cache_dir() / f"{process}_{_cache_key(settings)}.npz"
     with FileLock(str(path) + ".lock"):
@@ -635,27 +708,6 @@ def load_jets(process: str, n: int, *, seed: int = 0, pt_range: tuple[float, flo
 # --------------------------------------------------------------------------------------------
 # Preprocessing
 # --------------------------------------------------------------------------------------------
-
-
-def _wrap_phi(phi: np.ndarray) -> np.ndarray:
-    """Wrap angles into [-pi, pi)."""
-    return (phi + np.pi) % (2 * np.pi) - np.pi
-
-
-def _cluster_sequence(jets: Jets, algorithm: Any, radius: float, rows: np.ndarray | None = None,
-                      recombination: Any = None) -> Any:
-    """One FastJet ClusterSequence over the (massless) particles of many jets at once."""
-    import awkward as ak
-    import fastjet
-
-    rows = np.arange(len(jets)) if rows is None else rows
-    particles = [jets.particles[k][jets.mask[k]] for k in rows]
-    pt, y, phi = (ak.Array([p[:, c] for p in particles]) for c in range(3))
-    momenta = ak.zip({"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(y), "E": pt * np.cosh(y)})
-    with _quiet_stdout():  # FastJet prints a banner on its first clustering
-        definition = (fastjet.JetDefinition(algorithm, radius) if recombination is None
-                      else fastjet.JetDefinition(algorithm, radius, recombination))
-        return fastjet.ClusterSequence(momenta, definition)
 
 
 def _recluster(jets: Jets, radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -718,21 +770,22 @@ def preprocess(jets: Jets, *, center: bool = True, normalize: bool = True, reclu
         raise TypeError(f"preprocess expects a Jets (from load_jets or a reader); got {type(jets).__name__}")
     if len(jets) == 0:
         raise ValueError("no jets to preprocess: the sample is empty")
-    if np.any(jets.multiplicity == 0):
-        empty = np.flatnonzero(jets.multiplicity == 0)[:5].tolist()
-        raise ValueError(f"jets {empty} have no particles; remove empty jets before preprocessing")
-    values = jets.particles[jets.mask]
-    if not np.all(np.isfinite(values)):
-        raise ValueError("particles contain NaN or inf; clean the input before preprocessing")
-    if np.any(values[:, 0] < 0):
-        raise ValueError("particles have negative pT; pT must be >= 0 (rows are (pT, y, phi))")
     if jets.settings.get("preprocessing"):
         raise ValueError("these jets are already preprocessed; preprocess the raw jets once, with all options")
-    if recluster_R is not None and not (math.isfinite(recluster_R) and recluster_R > 0):
-        raise ValueError(f"recluster_R must be a positive radius or None; got {recluster_R!r}")
-    if max_particles is not None and (isinstance(max_particles, bool) or int(max_particles) != max_particles
-                                      or max_particles < 1):
-        raise ValueError(f"max_particles must be a positive whole number or None; got {max_particles!r}")
+    center, normalize = check_bool(center, "center"), check_bool(normalize, "normalize")
+    if recluster_R is not None:
+        recluster_R = check_positive(recluster_R, "recluster_R", example="0.07")
+    if max_particles is not None:
+        max_particles = check_integer(max_particles, "max_particles", minimum=1, example="50")
+    # real particles checked (finite, pT >= 0, at least one per jet); padding rows, never read,
+    # may hold anything and are set to zero here
+    particles, mask = check_jets(jets.particles, jets.mask, "jets.particles")
+    totals = np.where(mask, particles[..., 0], 0.0).sum(axis=1)
+    if np.any(totals <= 0):
+        zero = np.flatnonzero(totals <= 0)[:5].tolist()
+        raise ValueError(f"jets {zero} have zero total pT (every real particle has pT = 0), so they have no "
+                         "centre and cannot be normalised; remove them, e.g. jets[jets.particles[..., 0].sum(1) > 0].")
+    jets = replace(jets, particles=particles, mask=mask)
 
     if recluster_R is not None:
         particles, mask = _recluster(jets, float(recluster_R))

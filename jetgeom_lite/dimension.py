@@ -1,4 +1,5 @@
-"""Dimension from a beta sweep: how many directions the VAE resolves at resolution beta.
+"""Dimension from a beta sweep: how many directions the VAE resolves at resolution beta; and the
+correlation dimension of a sample, the model-free count they are compared with.
 
 Two measures (Collins, arXiv:2109.10919; REFERENCE.md section 3), each a derivative along a
 monotonic sweep of beta:
@@ -34,16 +35,32 @@ an ideal curve whatever the window, and a wider window only trades resolution in
 noise (for ``window=3`` on an even grid the slope's variance is a quarter of the two-point
 difference's). ``window=2`` is the plain finite difference. No smoothing is applied before, which
 would bend the plateaus the measures are looking for.
+
+The correlation dimension of a sample (no model)
+------------------------------------------------
+:func:`correlation_dimension` counts how the number of pairs closer than ``Q`` grows with ``Q``
+(energyflow's demo; Grassberger and Procaccia 1983)::
+
+    dim(Q) = Q d/dQ ln N(Q),    N(Q) = #{pairs i < j : d_ij < Q},
+
+from any distances (EMDs from :func:`jetgeom_lite.emd.pairwise_emd`, Euclidean distances from
+``scipy.spatial.distance.pdist``). It lived in :mod:`jetgeom_lite.emd` before; it is a dimension
+estimate, so it lives here, and ``from jetgeom_lite.emd import correlation_dimension`` still works.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from ._validation import check_fraction, check_integer, check_positive
+
 __all__ = ["DimensionEstimate", "dimension_from_information", "dimension_from_resolution",
-           "local_slopes"]
+           "local_slopes", "CorrelationDimension", "correlation_dimension"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,3 +221,174 @@ def dimension_from_resolution(betas, distortion, window: int = 3) -> DimensionEs
     return DimensionEstimate(beta=_window_centres(betas, window),
                              dimension=local_slopes(betas ** 2, distortion, window),
                              measure="resolution", window=window)
+
+
+# --------------------------------------------------------------------------------------------
+# The correlation dimension of a sample (no model): the reference D1 and D2 are compared with
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorrelationDimension:
+    """The correlation dimension of a sample at a set of scales.
+
+    Attributes
+    ----------
+    Q : ndarray, shape (K,)
+        Scales, in the unit of the distances (GeV for raw-pT EMDs, a fraction of the jet pT for
+        normalised ones).
+    dimension : ndarray, shape (K,)
+        ``dim(Q) = d ln N / d ln Q``; NaN where fewer than one pair lies below ``Q e^{-w/2}``.
+    lower, upper : ndarray, shape (K,)
+        Bootstrap band (central ``confidence`` interval) from resampling the points (jets).
+    pair_counts : ndarray of int, shape (K,)
+        ``N(Q)``, the number of pairs closer than ``Q``.
+    n_points : int
+        Number of points (jets) in the sample.
+    n_bootstrap : int
+    confidence : float
+    log_width : float
+        ``w``, the step in ``ln Q`` of the central finite difference.
+    """
+
+    Q: np.ndarray
+    dimension: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    pair_counts: np.ndarray
+    n_points: int
+    n_bootstrap: int
+    confidence: float
+    log_width: float
+
+
+def _condensed(distances: Any) -> tuple[np.ndarray, int]:
+    """Distances as the condensed upper triangle (i < j, row by row) and the number of points."""
+    if isinstance(distances, (str, bytes, dict)) or distances is None:
+        raise TypeError(f"distances must be a condensed (1-D) or square (n, n) array; got {type(distances).__name__}")
+    try:
+        array = np.asarray(distances, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("distances must be a numeric condensed (1-D) or square (n, n) array") from None
+    if array.ndim == 2:
+        n = array.shape[0]
+        if array.shape != (n, n):
+            raise ValueError(f"a 2-D distance matrix must be square (n, n) (the distances within one sample); got "
+                             f"{array.shape}. For distances between two samples, pass each sample's own matrix.")
+        if not np.all(np.isfinite(array)):
+            raise ValueError("distances contain NaN or inf")
+        if not np.allclose(array, array.T, rtol=1e-9, atol=0.0) or np.any(np.diag(array) != 0):
+            raise ValueError("a square distance matrix must be symmetric with zeros on the diagonal")
+        condensed = array[np.triu_indices(n, 1)]
+    elif array.ndim == 1:
+        condensed = array
+        n = int(round((1 + math.sqrt(1 + 8 * len(array))) / 2))
+        if n * (n - 1) // 2 != len(array):
+            raise ValueError(f"a condensed distance array must have length n (n - 1) / 2 for some n; got {len(array)}")
+        if not np.all(np.isfinite(condensed)):
+            raise ValueError("distances contain NaN or inf")
+    else:
+        raise ValueError(f"distances must be condensed (1-D) or square (n, n); got {array.ndim} dimensions")
+    if n < 2:
+        raise ValueError("the correlation dimension needs at least two points (one pair)")
+    if np.any(condensed < 0):
+        raise ValueError("distances must be >= 0")
+    return condensed, n
+
+
+def correlation_dimension(distances: Any, Q: Any, *, log_width: float = 0.2, n_bootstrap: int = 100,
+                          confidence: float = 0.68, seed: int = 0) -> CorrelationDimension:
+    """Correlation dimension ``dim(Q) = Q d/dQ ln N(Q)`` of a sample, with a bootstrap band.
+
+    ``N(Q)`` counts the pairs i < j with distance below ``Q``; the derivative is the central
+    difference ``[ln N(Q e^{w/2}) - ln N(Q e^{-w/2})] / w`` in ``ln Q``, which stays stable
+    where counts are small and does not depend on how the ``Q`` grid is spaced.
+
+    Parameters
+    ----------
+    distances : ndarray, shape (n (n - 1) / 2,) or (n, n)
+        Condensed upper triangle (``scipy.spatial.distance.pdist`` order) or a symmetric matrix
+        with zero diagonal, e.g. from :func:`jetgeom_lite.emd.pairwise_emd`.
+    Q : float or array_like, shape (K,)
+        Positive scales, in the unit of the distances.
+    log_width : float
+        Step ``w`` of the finite difference in ``ln Q`` (0.2: counts at 0.905 Q and 1.105 Q).
+    n_bootstrap : int
+        Bootstrap replicas; 0 for none (the band is then the estimate itself).
+    confidence : float
+        Probability content of the central band (0.68 ~ one standard deviation).
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    CorrelationDimension
+
+    Notes
+    -----
+    The bootstrap resamples the points (jets), with replacement, not the pairs: pairs share
+    jets, so they are not independent. A jet drawn ``c_k`` times contributes ``c_k c_l`` copies
+    of the pair (k, l), and pairs of a jet with its own copies are left out (they would add
+    pairs at distance zero).
+
+    Examples
+    --------
+    >>> from scipy.spatial.distance import pdist
+    >>> points = np.random.default_rng(1).random((800, 2))     # uniform in the unit square
+    >>> result = correlation_dimension(pdist(points), [0.05], n_bootstrap=20)
+    >>> bool(abs(result.dimension[0] - 2) < 0.2)
+    True
+    """
+    condensed, n = _condensed(distances)
+    if Q is None or isinstance(Q, (str, bytes)):
+        raise TypeError(f"Q must be a positive number or a 1-D array of them, in the unit of the distances; "
+                        f"got {type(Q).__name__}")
+    try:
+        scales = np.atleast_1d(np.asarray(Q, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise TypeError("Q must be a positive number or a 1-D array of them, in the unit of the distances") from None
+    if scales.ndim != 1 or scales.size == 0:
+        raise ValueError(f"Q must be a positive number or a 1-D array of them; got shape {scales.shape}")
+    if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise ValueError("Q must be positive and finite")
+    log_width = check_positive(log_width, "log_width", example="0.2")
+    n_bootstrap = check_integer(n_bootstrap, "n_bootstrap", minimum=0, example="100")
+    confidence = check_fraction(confidence, "confidence", allow_one=False, example="0.68")
+    seed = check_integer(seed, "seed", example="0")
+
+    order = np.argsort(condensed, kind="stable")
+    sorted_distances = condensed[order]
+    low_edges = scales * math.exp(-log_width / 2)
+    high_edges = scales * math.exp(log_width / 2)
+    # N(q) = number of pairs with distance strictly below q
+    positions = [np.searchsorted(sorted_distances, edges, side="left") for edges in (low_edges, high_edges, scales)]
+
+    def dimension_from(cumulative: np.ndarray) -> np.ndarray:
+        below = np.concatenate([[0.0], cumulative])
+        low, high = below[positions[0]], below[positions[1]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(low > 0, (np.log(high) - np.log(np.where(low > 0, low, 1.0))) / log_width, np.nan)
+
+    ones = np.ones(len(condensed))
+    dimension = dimension_from(np.cumsum(ones))
+    if np.any(np.isnan(dimension)):
+        warnings.warn(f"no pair lies below Q e^(-w/2) for Q = {scales[np.isnan(dimension)].tolist()}; dim(Q) is NaN "
+                      "there. Use larger Q or more jets.", RuntimeWarning, stacklevel=2)
+
+    lower, upper = dimension.copy(), dimension.copy()
+    if n_bootstrap > 0:
+        rows, cols = np.triu_indices(n, 1)
+        rows, cols = rows[order].astype(np.int32), cols[order].astype(np.int32)
+        rng = np.random.default_rng(seed)
+        replicas = np.empty((int(n_bootstrap), len(scales)))
+        for k in range(int(n_bootstrap)):
+            draws = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
+            replicas[k] = dimension_from(np.cumsum(draws[rows] * draws[cols]))
+        tail = (1 - confidence) / 2 * 100
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: already warned above
+            lower, upper = np.nanpercentile(replicas, [tail, 100 - tail], axis=0)
+    return CorrelationDimension(Q=scales, dimension=dimension, lower=lower, upper=upper,
+                                pair_counts=positions[2].astype(np.int64), n_points=n,
+                                n_bootstrap=int(n_bootstrap), confidence=float(confidence),
+                                log_width=float(log_width))

@@ -15,20 +15,30 @@ network simplex (the exact linear-programming solution, not an approximation). F
 be a metric, choose ``R`` at least half the largest distance between particles (R = 0.8 suits
 centred jets of radius 0.8) and ``beta <= 1``.
 
-The correlation dimension (talk's Appetizer, energyflow's demo) counts how the number of pairs
-closer than ``Q`` grows with ``Q``:
+Jets and masks, the same rule in :func:`emd`, :func:`pairwise_emd` and
+:func:`jetgeom_lite.sinkhorn.sinkhorn_emd`: rows ``(pT, y, phi)``; a boolean mask (True for real
+particles) says which rows are particles, and rows it excludes are never read (they may hold
+anything); without a mask, rows with ``pT = 0`` are padding and every row must be finite. A
+``Jets`` object carries its own mask.
 
-    dim(Q) = Q d/dQ ln N(Q),    N(Q) = #{pairs i < j : EMD_ij < Q}.
+The correlation dimension of the resulting metric space lives in :mod:`jetgeom_lite.dimension`
+beside the other dimension estimates; ``from jetgeom_lite.emd import correlation_dimension``
+keeps working (the name is re-exported here, as is :class:`CorrelationDimension`).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from ._validation import check_bool, check_jets, check_n_jobs, check_positive
+# Re-exported: chapters and older code import these from here.
+from .dimension import CorrelationDimension, correlation_dimension
 
 __all__ = ["emd", "pairwise_emd", "CorrelationDimension", "correlation_dimension"]
 
@@ -74,6 +84,42 @@ def _network_simplex() -> Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[n
     return solve
 
 
+# Environment switches that keep POT from importing its optional backends, and a package POT
+# imports when it is installed (geomloss, which imports torch).
+_POT_BACKEND_SWITCHES = ("POT_BACKEND_DISABLE_PYTORCH", "POT_BACKEND_DISABLE_JAX", "POT_BACKEND_DISABLE_CUPY",
+                         "POT_BACKEND_DISABLE_TENSORFLOW")
+_POT_OPTIONAL_IMPORTS = ("geomloss",)
+
+
+def _import_pot_without_backends() -> None:
+    """Import POT in a worker process without its torch, jax, cupy and tensorflow backends.
+
+    ``import ot`` imports torch (and geomloss, if installed) for POT's backends, which the
+    network simplex does not use: +600 MB and seconds per worker process. In joblib's reusable
+    loky workers that had run light jobs before (Pythia), loky read the jump as a memory leak
+    and restarted the workers (issue 12). Only worker processes import POT this way: in the
+    user's own process ``ot`` keeps its backends. Nothing happens if ``ot`` is already imported.
+    """
+    if "ot" in sys.modules:
+        return
+    saved = {key: os.environ.get(key) for key in _POT_BACKEND_SWITCHES}
+    blocked = [name for name in _POT_OPTIONAL_IMPORTS if name not in sys.modules]
+    try:
+        os.environ.update(dict.fromkeys(_POT_BACKEND_SWITCHES, "1"))
+        for name in blocked:
+            sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` raise ImportError
+        import ot.lp  # noqa: F401
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _raise_for(code: int, what: str) -> None:
     raise RuntimeError(f"POT's network simplex failed for {what}: {_RESULT_MESSAGES.get(code, f'code {code}')}. "
                        "Check the jets (finite, pT >= 0); please report it if they are fine.")
@@ -85,16 +131,12 @@ def _raise_for(code: int, what: str) -> None:
 
 
 def _check_scale(R: Any, beta: Any) -> tuple[float, float]:
-    for name, value in (("R", R), ("beta", beta)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{name} must be a positive number; got {type(value).__name__}")
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive, finite number; got {value!r}")
-    return float(R), float(beta)
+    return check_positive(R, "R", example="0.8"), check_positive(beta, "beta", example="1.0")
 
 
-def _particles(jet: Any, name: str) -> np.ndarray:
-    """One jet as a checked (M, 3) float64 array of its particles with pT > 0."""
+def _real_rows(jet: Any, name: str, mask: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """One jet checked by the package's jet rule: its real particles with pT > 0 as an (m, 3)
+    float64 array, and their row indices in ``jet``."""
     if isinstance(jet, (str, bytes, dict)) or jet is None:
         raise TypeError(f"{name} must be an (M, 3) array of particles (pT, y, phi); got {type(jet).__name__}")
     try:
@@ -105,35 +147,49 @@ def _particles(jet: Any, name: str) -> np.ndarray:
     if array.ndim != 2 or array.shape[1] != 3:
         raise ValueError(f"{name} must have shape (M, 3), one row (pT, y, phi) per particle; got shape {array.shape}"
                          + (" (a batch of jets? use pairwise_emd)" if array.ndim == 3 else ""))
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or inf; every particle needs finite (pT, y, phi)")
-    if np.any(array[:, 0] < 0):
-        raise ValueError(f"{name} has negative pT; pT must be >= 0 (zero-pT rows are treated as padding)")
-    array = array[array[:, 0] > 0]
-    if array.shape[0] == 0:
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != array.shape[:1]:
+            raise ValueError(f"the mask of {name} must have shape ({array.shape[0]},), one entry per row; "
+                             f"got {mask.shape}")
+        mask = mask[None]
+    particles, valid = check_jets(array[None], mask, name, allow_empty_jets=True)
+    rows = np.flatnonzero(valid[0] & (particles[0, :, 0] > 0))  # zero-pT particles carry nothing
+    if rows.size == 0:
         raise ValueError(f"{name} is empty: it has no particle with pT > 0")
-    return array
+    return particles[0, rows], rows
 
 
-def _jet_list(jets: Any, name: str) -> list[np.ndarray]:
+def _particles(jet: Any, name: str, mask: Any = None) -> np.ndarray:
+    """One jet as a checked (m, 3) float64 array of its real particles with pT > 0."""
+    return _real_rows(jet, name, mask)[0]
+
+
+def _jet_list(jets: Any, name: str, mask: Any = None) -> list[np.ndarray]:
     """A Jets-like object, an (n, M, 3) padded array or a sequence of (M_i, 3) arrays, checked."""
     if hasattr(jets, "particles") and hasattr(jets, "mask"):
-        particles = np.asarray(jets.particles, dtype=np.float64)
-        mask = np.asarray(jets.mask, dtype=bool)
-        if particles.ndim != 3 or particles.shape[2] != 3 or mask.shape != particles.shape[:2]:
+        if mask is not None:
+            raise ValueError(f"{name} is a Jets and carries its own mask; do not pass a mask for it as well")
+        particles = np.asarray(jets.particles)
+        own_mask = np.asarray(jets.mask, dtype=bool)
+        if particles.ndim != 3 or particles.shape[2] != 3 or own_mask.shape != particles.shape[:2]:
             raise ValueError(f"{name}.particles must have shape (n, M, 3) and {name}.mask shape (n, M); "
-                             f"got {particles.shape} and {mask.shape}")
-        rows = [p[m] for p, m in zip(particles, mask)]
+                             f"got {particles.shape} and {own_mask.shape}")
+        rows, masks = list(particles), list(own_mask)
     elif isinstance(jets, np.ndarray) and jets.ndim == 3:
         rows = list(jets)
+        masks = [None] * len(rows) if mask is None else list(np.asarray(mask))
     elif isinstance(jets, (list, tuple)):
         rows = list(jets)
+        masks = [None] * len(rows) if mask is None else list(mask)
     else:
         raise TypeError(f"{name} must be a Jets (from jetgeom_lite.data), an (n, M, 3) array or a list of (M_i, 3) "
                         f"arrays; got {type(jets).__name__}")
     if len(rows) == 0:
         raise ValueError(f"{name} holds no jets")
-    return [_particles(jet, f"{name}[{k}]") for k, jet in enumerate(rows)]
+    if len(masks) != len(rows):
+        raise ValueError(f"the mask for {name} has {len(masks)} rows for {len(rows)} jets")
+    return [_particles(jet, f"{name}[{k}]", m) for k, (jet, m) in enumerate(zip(rows, masks))]
 
 
 @dataclass(frozen=True)
@@ -177,10 +233,9 @@ def _stack(jets: Sequence[np.ndarray], norm: bool) -> _Stacked:
     return _Stacked(weights, y, phi, offsets, totals)
 
 
-def _stacking_order(jet: np.ndarray) -> np.ndarray:
-    """Row indices of ``jet``'s real particles in the order :func:`_stack` lays them out."""
-    real = np.flatnonzero(jet[:, 0] > 0)
-    return real[np.argsort(jet[real, 0], kind="stable")]
+def _stacking_order(particles: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Row indices (in the caller's jet) of the real particles in the order :func:`_stack` lays them out."""
+    return rows[np.argsort(particles[:, 0], kind="stable")]
 
 
 def _ground_distances(out: np.ndarray, y_rows: np.ndarray, phi_rows: np.ndarray, y_cols: np.ndarray,
@@ -205,8 +260,9 @@ def _ground_distances(out: np.ndarray, y_rows: np.ndarray, phi_rows: np.ndarray,
 # --------------------------------------------------------------------------------------------
 
 
-def emd(jet_a: Any, jet_b: Any, *, R: float = 0.8, beta: float = 1.0, norm: bool = False,
-        return_flow: bool = False) -> float | tuple[float, np.ndarray]:
+def emd(jet_a: Any, jet_b: Any, *, mask_a: Any = None, mask_b: Any = None, R: float = 0.8, beta: float = 1.0,
+        norm: bool = False, return_plan: bool = False,
+        return_flow: bool | None = None) -> float | tuple[float, np.ndarray]:
     """Exact Earth Mover's Distance between two jets, in energyflow's convention.
 
         EMD = min_f sum_ij f_ij (theta_ij / R)**beta + |sum_i pT_i - sum_j pT'_j|
@@ -214,24 +270,30 @@ def emd(jet_a: Any, jet_b: Any, *, R: float = 0.8, beta: float = 1.0, norm: bool
     Parameters
     ----------
     jet_a, jet_b : array_like, shapes (M_a, 3) and (M_b, 3)
-        Particles as rows ``(pT [GeV or fraction], y, phi [rad])``. Zero-pT rows (padding) are
-        ignored; phi is taken the shorter way round the circle.
+        Particles as rows ``(pT [GeV or fraction], y, phi [rad])``; phi is taken the shorter way
+        round the circle. Zero-pT rows are padding (and carry nothing).
+    mask_a, mask_b : array_like of bool, shapes (M_a,) and (M_b,), optional
+        True for real particles; rows outside the mask are never read (they may hold NaN).
+        The package's one mask rule (see the module docstring).
     R : float
         Angular scale of the ground distance, in radians (the jet radius, 0.8, by default).
     beta : float
         Angular exponent of the ground distance.
     norm : bool
         Divide each jet's pT by its pT sum first, so both sum to 1 and the energy-difference
-        term vanishes; the EMD is then a fraction of the jet pT.
-    return_flow : bool
-        Also return the optimal transport plan.
+        term vanishes; the EMD is then a fraction of the jet pT. Must be ``True`` or ``False``.
+    return_plan : bool
+        Also return the optimal transport plan (the same name as in
+        :func:`jetgeom_lite.sinkhorn.sinkhorn_emd`).
+    return_flow : bool, optional
+        The former name of ``return_plan``; still accepted (energyflow calls the plan the flow).
 
     Returns
     -------
     float
         The EMD, in the unit of pT (GeV, or a fraction of the jet pT with ``norm=True``).
     ndarray, shape (M_a, M_b)
-        Only with ``return_flow``: the flow ``f_ij`` between particle ``i`` of ``jet_a`` and
+        Only with ``return_plan``: the flow ``f_ij`` between particle ``i`` of ``jet_a`` and
         ``j`` of ``jet_b`` (zero on padding rows). Its total is ``min(sum pT, sum pT')``; the
         unmatched ``|sum pT - sum pT'|`` is not part of it.
 
@@ -251,7 +313,11 @@ def emd(jet_a: Any, jet_b: Any, *, R: float = 0.8, beta: float = 1.0, norm: bool
     40.0
     """
     R, beta = _check_scale(R, beta)
-    a, b = _particles(jet_a, "jet_a"), _particles(jet_b, "jet_b")
+    norm = check_bool(norm, "norm")
+    return_plan = check_bool(return_plan, "return_plan")
+    if return_flow is not None:
+        return_plan = return_plan or check_bool(return_flow, "return_flow")
+    (a, rows_a), (b, rows_b) = _real_rows(jet_a, "jet_a", mask_a), _real_rows(jet_b, "jet_b", mask_b)
     stacked_a, stacked_b = _stack([a], norm), _stack([b], norm)
     weights_a, weights_b = stacked_a.weights.copy(), stacked_b.weights.copy()
     difference = stacked_b.totals[0] - stacked_a.totals[0]
@@ -262,11 +328,11 @@ def emd(jet_a: Any, jet_b: Any, *, R: float = 0.8, beta: float = 1.0, norm: bool
     flow, value, code = _network_simplex()(weights_a, weights_b, cost)
     if code != _OPTIMAL:
         _raise_for(code, "this pair of jets")
-    if not return_flow:
+    if not return_plan:
         return float(value)
     full = np.zeros((np.shape(jet_a)[0], np.shape(jet_b)[0]))
     # rows and columns of the flow follow _stack's order: real particles by increasing pT
-    rows, cols = (_stacking_order(np.asarray(jet, dtype=np.float64)) for jet in (jet_a, jet_b))
+    rows, cols = _stacking_order(a, rows_a), _stacking_order(b, rows_b)
     full[np.ix_(rows, cols)] = flow[:-1, :-1]
     return float(value), full
 
@@ -277,12 +343,15 @@ def emd(jet_a: Any, jet_b: Any, *, R: float = 0.8, beta: float = 1.0, norm: bool
 
 
 def _emd_columns(rows: _Stacked, cols: _Stacked, columns: Sequence[int], symmetric: bool, R: float,
-                 beta: float) -> list[tuple[int, np.ndarray]]:
+                 beta: float, caller_pid: int | None = None) -> list[tuple[int, np.ndarray]]:
     """EMDs of each column jet to the row jets (to rows ``< column`` when ``symmetric``).
 
     Runs in a joblib worker (a thread, a process or a Dask worker), so it only takes plain
-    arrays and returns plain arrays.
+    arrays and returns plain arrays. In a process other than ``caller_pid`` (a worker), POT is
+    imported without its backends (torch...).
     """
+    if caller_pid is not None and os.getpid() != caller_pid:
+        _import_pot_without_backends()
     solve = _network_simplex()
     # The extra slots are written per pair, so each task works on its own copy.
     row_weights = rows.weights.copy()
@@ -326,8 +395,8 @@ def _split_columns(pairs_per_column: np.ndarray, n_tasks: int) -> list[np.ndarra
     return [run for run in runs if len(run) and pairs_per_column[run].sum() > 0]
 
 
-def pairwise_emd(jets: Any, others: Any = None, *, R: float = 0.8, beta: float = 1.0, norm: bool = False,
-                 n_jobs: int | None = -1, progress: bool = True) -> np.ndarray:
+def pairwise_emd(jets: Any, others: Any = None, *, mask: Any = None, mask_others: Any = None, R: float = 0.8,
+                 beta: float = 1.0, norm: bool = False, n_jobs: int | None = -1, progress: bool = True) -> np.ndarray:
     """Exact EMDs between all pairs of jets, computed in parallel blocks with joblib.
 
     Each jet is checked once; per column jet, the ground distances to a block of row jets are
@@ -341,14 +410,18 @@ def pairwise_emd(jets: Any, others: Any = None, *, R: float = 0.8, beta: float =
     Parameters
     ----------
     jets : Jets, ndarray of shape (n, M, 3), or list of (M_i, 3) arrays
-        Particles as rows ``(pT, y, phi)``; a ``Jets`` uses its mask, arrays their zero-pT rows
-        as padding.
+        Particles as rows ``(pT, y, phi)``; a ``Jets`` uses its mask, arrays ``mask`` or, without
+        it, their zero-pT rows as padding (the package's one mask rule, see the module docstring).
     others : same types as ``jets``, optional
         A second sample. Without it, the distances within ``jets`` (each pair solved once).
+    mask, mask_others : array_like of bool, shape (n, M), optional
+        True for real particles of ``jets`` / ``others`` given as arrays.
     R, beta, norm
         As in :func:`emd`.
     n_jobs : int or None
-        Workers, in joblib's convention (-1: all cores, or all workers of a Dask cluster).
+        Workers, in joblib's convention as everywhere in the package: -1 (default) every core
+        (or every worker of a Dask cluster), 1 or None in this process. Worker processes import
+        POT without its torch backend (see ``_import_pot_without_backends``).
     progress : bool
         Show a ``tqdm.auto`` progress bar over the pairs.
 
@@ -373,9 +446,13 @@ def pairwise_emd(jets: Any, others: Any = None, *, R: float = 0.8, beta: float =
     from tqdm.auto import tqdm
 
     R, beta = _check_scale(R, beta)
-    rows = _stack(_jet_list(jets, "jets"), norm)
+    norm = check_bool(norm, "norm")
+    n_jobs = check_n_jobs(n_jobs)
+    if others is None and mask_others is not None:
+        raise ValueError("mask_others was given without others")
+    rows = _stack(_jet_list(jets, "jets", mask), norm)
     symmetric = others is None
-    cols = rows if symmetric else _stack(_jet_list(others, "others"), norm)
+    cols = rows if symmetric else _stack(_jet_list(others, "others", mask_others), norm)
     n_rows, n_cols = rows.n_jets, cols.n_jets
     pairs_per_column = np.arange(n_cols) if symmetric else np.full(n_cols, n_rows)
     total_pairs = int(pairs_per_column.sum())
@@ -390,7 +467,8 @@ def pairwise_emd(jets: Any, others: Any = None, *, R: float = 0.8, beta: float =
         results = (_emd_columns(rows, cols, task, symmetric, R, beta) for task in tasks)
     else:
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        results = parallel(joblib.delayed(_emd_columns)(rows, cols, task, symmetric, R, beta) for task in tasks)
+        results = parallel(joblib.delayed(_emd_columns)(rows, cols, task, symmetric, R, beta, os.getpid())
+                           for task in tasks)
     with tqdm(total=total_pairs, disable=not progress, unit="pair", desc="EMD pairs") as bar:
         for task_result in results:
             for column, values in task_result:
@@ -399,170 +477,3 @@ def pairwise_emd(jets: Any, others: Any = None, *, R: float = 0.8, beta: float =
     if symmetric:
         distances += distances.T
     return distances
-
-
-# --------------------------------------------------------------------------------------------
-# Correlation dimension
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CorrelationDimension:
-    """The correlation dimension of a sample at a set of scales.
-
-    Attributes
-    ----------
-    Q : ndarray, shape (K,)
-        Scales, in the unit of the distances (GeV for raw-pT EMDs, a fraction of the jet pT for
-        normalised ones).
-    dimension : ndarray, shape (K,)
-        ``dim(Q) = d ln N / d ln Q``; NaN where fewer than one pair lies below ``Q e^{-w/2}``.
-    lower, upper : ndarray, shape (K,)
-        Bootstrap band (central ``confidence`` interval) from resampling the points (jets).
-    pair_counts : ndarray of int, shape (K,)
-        ``N(Q)``, the number of pairs closer than ``Q``.
-    n_points : int
-        Number of points (jets) in the sample.
-    n_bootstrap : int
-    confidence : float
-    log_width : float
-        ``w``, the step in ``ln Q`` of the central finite difference.
-    """
-
-    Q: np.ndarray
-    dimension: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    pair_counts: np.ndarray
-    n_points: int
-    n_bootstrap: int
-    confidence: float
-    log_width: float
-
-
-def _condensed(distances: Any) -> tuple[np.ndarray, int]:
-    """Distances as the condensed upper triangle (i < j, row by row) and the number of points."""
-    if isinstance(distances, (str, bytes, dict)) or distances is None:
-        raise TypeError(f"distances must be a condensed (1-D) or square (n, n) array; got {type(distances).__name__}")
-    try:
-        array = np.asarray(distances, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError("distances must be a numeric condensed (1-D) or square (n, n) array") from None
-    if array.ndim == 2:
-        n = array.shape[0]
-        if array.shape != (n, n):
-            raise ValueError(f"a 2-D distance matrix must be square (n, n) (the distances within one sample); got "
-                             f"{array.shape}. For distances between two samples, pass each sample's own matrix.")
-        if not np.all(np.isfinite(array)):
-            raise ValueError("distances contain NaN or inf")
-        if not np.allclose(array, array.T, rtol=1e-9, atol=0.0) or np.any(np.diag(array) != 0):
-            raise ValueError("a square distance matrix must be symmetric with zeros on the diagonal")
-        condensed = array[np.triu_indices(n, 1)]
-    elif array.ndim == 1:
-        condensed = array
-        n = int(round((1 + math.sqrt(1 + 8 * len(array))) / 2))
-        if n * (n - 1) // 2 != len(array):
-            raise ValueError(f"a condensed distance array must have length n (n - 1) / 2 for some n; got {len(array)}")
-        if not np.all(np.isfinite(condensed)):
-            raise ValueError("distances contain NaN or inf")
-    else:
-        raise ValueError(f"distances must be condensed (1-D) or square (n, n); got {array.ndim} dimensions")
-    if n < 2:
-        raise ValueError("the correlation dimension needs at least two points (one pair)")
-    if np.any(condensed < 0):
-        raise ValueError("distances must be >= 0")
-    return condensed, n
-
-
-def correlation_dimension(distances: Any, Q: Any, *, log_width: float = 0.2, n_bootstrap: int = 100,
-                          confidence: float = 0.68, seed: int = 0) -> CorrelationDimension:
-    """Correlation dimension ``dim(Q) = Q d/dQ ln N(Q)`` of a sample, with a bootstrap band.
-
-    ``N(Q)`` counts the pairs i < j with distance below ``Q``; the derivative is the central
-    difference ``[ln N(Q e^{w/2}) - ln N(Q e^{-w/2})] / w`` in ``ln Q``, which stays stable
-    where counts are small and does not depend on how the ``Q`` grid is spaced.
-
-    Parameters
-    ----------
-    distances : ndarray, shape (n (n - 1) / 2,) or (n, n)
-        Condensed upper triangle (``scipy.spatial.distance.pdist`` order) or a symmetric matrix
-        with zero diagonal, e.g. from :func:`pairwise_emd`.
-    Q : float or array_like, shape (K,)
-        Positive scales, in the unit of the distances.
-    log_width : float
-        Step ``w`` of the finite difference in ``ln Q`` (0.2: counts at 0.905 Q and 1.105 Q).
-    n_bootstrap : int
-        Bootstrap replicas; 0 for none (the band is then the estimate itself).
-    confidence : float
-        Probability content of the central band (0.68 ~ one standard deviation).
-    seed : int
-        Seed of the bootstrap.
-
-    Returns
-    -------
-    CorrelationDimension
-
-    Notes
-    -----
-    The bootstrap resamples the points (jets), with replacement, not the pairs: pairs share
-    jets, so they are not independent. A jet drawn ``c_k`` times contributes ``c_k c_l`` copies
-    of the pair (k, l), and pairs of a jet with its own copies are left out (they would add
-    pairs at distance zero).
-
-    Examples
-    --------
-    >>> from scipy.spatial.distance import pdist
-    >>> points = np.random.default_rng(1).random((800, 2))     # uniform in the unit square
-    >>> result = correlation_dimension(pdist(points), [0.05], n_bootstrap=20)
-    >>> bool(abs(result.dimension[0] - 2) < 0.2)
-    True
-    """
-    condensed, n = _condensed(distances)
-    scales = np.atleast_1d(np.asarray(Q, dtype=np.float64))
-    if scales.ndim != 1 or scales.size == 0:
-        raise ValueError(f"Q must be a positive number or a 1-D array of them; got shape {scales.shape}")
-    if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
-        raise ValueError("Q must be positive and finite")
-    if not (isinstance(log_width, (int, float)) and math.isfinite(log_width) and log_width > 0):
-        raise ValueError(f"log_width must be a positive number; got {log_width!r}")
-    if isinstance(n_bootstrap, bool) or int(n_bootstrap) != n_bootstrap or n_bootstrap < 0:
-        raise ValueError(f"n_bootstrap must be a whole number >= 0; got {n_bootstrap!r}")
-    if not (0 < confidence < 1):
-        raise ValueError(f"confidence must lie between 0 and 1; got {confidence!r}")
-
-    order = np.argsort(condensed, kind="stable")
-    sorted_distances = condensed[order]
-    low_edges = scales * math.exp(-log_width / 2)
-    high_edges = scales * math.exp(log_width / 2)
-    # N(q) = number of pairs with distance strictly below q
-    positions = [np.searchsorted(sorted_distances, edges, side="left") for edges in (low_edges, high_edges, scales)]
-
-    def dimension_from(cumulative: np.ndarray) -> np.ndarray:
-        below = np.concatenate([[0.0], cumulative])
-        low, high = below[positions[0]], below[positions[1]]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(low > 0, (np.log(high) - np.log(np.where(low > 0, low, 1.0))) / log_width, np.nan)
-
-    ones = np.ones(len(condensed))
-    dimension = dimension_from(np.cumsum(ones))
-    if np.any(np.isnan(dimension)):
-        warnings.warn(f"no pair lies below Q e^(-w/2) for Q = {scales[np.isnan(dimension)].tolist()}; dim(Q) is NaN "
-                      "there. Use larger Q or more jets.", RuntimeWarning, stacklevel=2)
-
-    lower, upper = dimension.copy(), dimension.copy()
-    if n_bootstrap > 0:
-        rows, cols = np.triu_indices(n, 1)
-        rows, cols = rows[order].astype(np.int32), cols[order].astype(np.int32)
-        rng = np.random.default_rng(seed)
-        replicas = np.empty((int(n_bootstrap), len(scales)))
-        for k in range(int(n_bootstrap)):
-            draws = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
-            replicas[k] = dimension_from(np.cumsum(draws[rows] * draws[cols]))
-        tail = (1 - confidence) / 2 * 100
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: already warned above
-            lower, upper = np.nanpercentile(replicas, [tail, 100 - tail], axis=0)
-    return CorrelationDimension(Q=scales, dimension=dimension, lower=lower, upper=upper,
-                                pair_counts=positions[2].astype(np.int64), n_points=n,
-                                n_bootstrap=int(n_bootstrap), confidence=float(confidence),
-                                log_width=float(log_width))

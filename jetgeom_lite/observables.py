@@ -13,11 +13,13 @@ Small tau21 = tau2 / tau1 means two-prong (W-like); small tau32 = tau3 / tau2 me
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .data import Jets, _cluster_sequence, _quiet_stdout, _wrap_phi
+from ._jets import _cluster_sequence, _quiet_stdout, _wrap_phi
+from ._validation import check_jets, check_positive
+from .data import Jets
 
 __all__ = ["NSubjettiness", "nsubjettiness", "TwoProngs", "two_prongs"]
 
@@ -46,16 +48,14 @@ def _exclusive_subjets(jets: Jets, n_subjets: int, rows: np.ndarray,
     return np.hypot(px, py), 0.5 * np.log((energy + pz) / (energy - pz)), np.arctan2(py, px)
 
 
-def _check_jets(jets: Jets) -> None:
+def _check_jets(jets: Jets) -> Jets:
+    """The jets, checked by the package's one jet rule, padding rows set to zero."""
     if not isinstance(jets, Jets):
         raise TypeError(f"expected a Jets (from load_jets or a reader); got {type(jets).__name__}")
     if len(jets) == 0:
         raise ValueError("no jets given: the sample is empty")
-    values = jets.particles[jets.mask]
-    if not np.all(np.isfinite(values)):
-        raise ValueError("particles contain NaN or inf; clean the input first")
-    if np.any(values[:, 0] < 0):
-        raise ValueError("particles have negative pT; pT must be >= 0 (rows are (pT, y, phi))")
+    particles, mask = check_jets(jets.particles, jets.mask, "jets.particles", allow_empty_jets=True)
+    return replace(jets, particles=particles, mask=mask)
 
 
 def _tau(jets: Jets, n_axes: int, beta: float, R0: float) -> np.ndarray:
@@ -117,12 +117,9 @@ def nsubjettiness(jets: Jets, *, beta: float = 1.0, R0: float | None = None) -> 
     >>> float(np.median(nsubjettiness(w).tau21)) < 0.6       # doctest: +SKIP
     True
     """
-    _check_jets(jets)
-    if not (np.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be a positive number; got {beta!r}")
-    radius = float(jets.settings.get("R", 0.8) if R0 is None else R0)
-    if not (np.isfinite(radius) and radius > 0):
-        raise ValueError(f"R0 must be a positive radius; got {R0!r}")
+    jets = _check_jets(jets)
+    beta = check_positive(beta, "beta")
+    radius = check_positive(jets.settings.get("R", 0.8) if R0 is None else R0, "R0", example="0.8")
     return NSubjettiness(*(_tau(jets, n, float(beta), radius) for n in (1, 2, 3)))
 
 
@@ -166,7 +163,7 @@ def two_prongs(jets: Jets) -> TwoProngs:
     >>> bool((prongs.pt_balance <= 0.5).all())                            # doctest: +SKIP
     True
     """
-    _check_jets(jets)
+    jets = _check_jets(jets)
     if np.any(jets.multiplicity < 2):
         raise ValueError("two_prongs needs at least two particles in every jet")
     prong_pt, prong_y, prong_phi = _exclusive_subjets(jets, 2, np.arange(len(jets)))

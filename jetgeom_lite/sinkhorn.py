@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._validation import check_bool, check_choice, check_float_dtype, check_integer, check_number, check_positive
+
 __all__ = ["sinkhorn_emd", "ground_cost"]
 
 # Kernel entries below exp(-60) (float32) are floored: they carry no mass that matters (1e-26
@@ -56,14 +58,6 @@ _LOG_FLOOR = {torch.float32: -60.0, torch.float64: -600.0}
 _ABSORB_EVERY = 10
 # Ground cost that keeps padded particles out of the plan: exp(-1e4 / eps) is exactly 0.
 _FAR = 1.0e4
-
-
-def _check_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a positive number; got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive, finite number; got {value!r}")
-    return float(value)
 
 
 def _as_batch(jets: Any, name: str) -> tuple[torch.Tensor, bool]:
@@ -77,6 +71,9 @@ def _as_batch(jets: Any, name: str) -> tuple[torch.Tensor, bool]:
             raise TypeError(f"{name} must be a numeric tensor of shape (B, M, 3)") from None
     if not torch.is_floating_point(jets):
         jets = jets.to(torch.get_default_dtype())
+    # float16/bfloat16: exp(-C / eps) underflows and the pT sums lose their digits; the result
+    # was a silent NaN. Refuse them with the fix.
+    check_float_dtype(jets.dtype, name)
     single = jets.dim() == 2
     if single:
         jets = jets.unsqueeze(0)
@@ -91,7 +88,13 @@ def _as_batch(jets: Any, name: str) -> tuple[torch.Tensor, bool]:
 def _mask_for(mask: Any, jets: torch.Tensor, single: bool, name: str) -> torch.Tensor:
     if mask is None:
         return jets[..., 0] > 0
+    if not isinstance(mask, torch.Tensor):
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"{name} must be boolean (True for real particles); got dtype {mask.dtype}")
     mask = torch.as_tensor(mask, device=jets.device)
+    if mask.dtype != torch.bool:
+        raise TypeError(f"{name} must be boolean (True for real particles); got dtype {mask.dtype}")
     if single and mask.dim() == 1:
         mask = mask.unsqueeze(0)
     if mask.shape != jets.shape[:2]:
@@ -193,10 +196,11 @@ def sinkhorn_emd(jets_a: Any, jets_b: Any, mask_a: Any = None, mask_b: Any = Non
     ----------
     jets_a, jets_b : Tensor, shapes (B, M, 3) and (B, M', 3) (or (M, 3) and (M', 3))
         Pairs ``(jets_a[k], jets_b[k])``, rows ``(pT, y, phi)``. Float32 or float64, on any
-        device (the result lives there too).
+        device (the result lives there too); float16 is refused (it gives NaN).
     mask_a, mask_b : Tensor of bool, shapes (B, M) and (B, M'), optional
-        True for real particles. Without a mask, particles with pT > 0 are real, so
-        zero-padded rows drop out either way.
+        True for real particles; rows outside the mask are never read (they may hold NaN).
+        Without a mask, rows with pT = 0 are padding and every row must be finite: the
+        package's one mask rule, as in :func:`jetgeom_lite.emd.emd`.
     R, beta, norm
         As in :func:`jetgeom_lite.emd.emd`: ground distance ``(theta / R)**beta``; ``norm``
         divides each jet's pT by its sum.
@@ -239,15 +243,15 @@ def sinkhorn_emd(jets_a: Any, jets_b: Any, mask_a: Any = None, mask_b: Any = Non
     >>> bool(torch.isfinite(x.grad).all())
     True
     """
-    R, beta, eps = _check_positive("R", R), _check_positive("beta", beta), _check_positive("eps", eps)
-    if isinstance(n_iterations, bool) or int(n_iterations) != n_iterations or n_iterations < 1:
-        raise ValueError(f"n_iterations must be a whole number >= 1; got {n_iterations!r}")
+    R, beta = check_positive(R, "R", example="0.8"), check_positive(beta, "beta")
+    eps = check_positive(eps, "eps", example="0.02")
+    n_iterations = check_integer(n_iterations, "n_iterations", minimum=1, example="30")
     if eps_start is not None:
-        eps_start = _check_positive("eps_start", eps_start)
-    if not (isinstance(eps_decay, (int, float)) and 0 < eps_decay < 1):
-        raise ValueError(f"eps_decay must lie strictly between 0 and 1; got {eps_decay!r}")
-    if gradient not in ("last", "unrolled"):
-        raise ValueError(f"gradient must be 'last' or 'unrolled'; got {gradient!r}")
+        eps_start = check_positive(eps_start, "eps_start")
+    eps_decay = check_number(eps_decay, "eps_decay", low=0.0, high=1.0, low_open=True, high_open=True,
+                             example="0.5")
+    check_choice(gradient, "gradient", ("last", "unrolled"))
+    norm, return_plan = check_bool(norm, "norm"), check_bool(return_plan, "return_plan")
 
     xa, single_a = _as_batch(jets_a, "jets_a")
     xb, single_b = _as_batch(jets_b, "jets_b")
@@ -261,9 +265,19 @@ def sinkhorn_emd(jets_a: Any, jets_b: Any, mask_a: Any = None, mask_b: Any = Non
     xa, xb = xa.to(dtype), xb.to(dtype)
     valid_a = _mask_for(mask_a, xa, single_a, "mask_a")
     valid_b = _mask_for(mask_b, xb, single_b, "mask_b")
+    checked = []
     for name, x, valid, given in (("jets_a", xa, valid_a, mask_a), ("jets_b", xb, valid_b, mask_b)):
-        if not bool(torch.isfinite(x.detach()).all()):
-            raise ValueError(f"{name} contains NaN or inf; every particle (and padding) must be finite")
+        finite = torch.isfinite(x.detach()).all(dim=-1)
+        if given is None and not bool(finite.all()):
+            raise ValueError(f"{name} contains NaN or inf and no mask says which rows are padding; fix the "
+                             "particles, or pass the mask (True for real particles) so padding rows are ignored")
+        if not bool(finite[valid].all()):
+            raise ValueError(f"{name} has NaN or inf in a real (masked-in) particle; every real particle needs "
+                             "finite (pT, y, phi)")
+        if given is not None and not bool(finite.all()):
+            # padding rows are never read: make them zeros so that no NaN reaches the arithmetic
+            x = torch.where(valid[..., None], x, torch.zeros_like(x))
+        checked.append(x)
         negative = x.detach()[..., 0] < 0
         if bool((negative if given is None else negative & valid).any()):
             raise ValueError(f"{name} has negative pT; pT must be >= 0 (zero-pT rows count as padding)")
@@ -271,6 +285,7 @@ def sinkhorn_emd(jets_a: Any, jets_b: Any, mask_a: Any = None, mask_b: Any = Non
         if bool(empty.any()):
             raise ValueError(f"{name} has jets with no particle of pT > 0 (batch indices "
                              f"{torch.nonzero(empty).flatten()[:5].tolist()}); remove empty jets")
+    xa, xb = checked
 
     # Padding at the end of every jet in the batch costs time and nothing else: drop it.
     width_a, width_b = xa.shape[1], xb.shape[1]

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import check_integer, check_nonnegative, check_positive
+
 __all__ = [
     "ToySample",
     "bananas",
@@ -77,29 +79,17 @@ class ToySample:
 
 
 def _check_count(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an integer number of points, got {type(n).__name__}.")
-    if n < 1:
-        raise ValueError(f"n must be at least 1 point, got {n}.")
-    return int(n)
+    return check_integer(n, "n", minimum=1, example="3000")
 
 
 def _check_length(value: float, name: str, allow_zero: bool = False) -> float:
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}.")
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be {bound}, got {value}.")
-    return value
+    return check_nonnegative(value, name) if allow_zero else check_positive(value, name)
 
 
 def _check_ambient(ambient_dimension: int | None, natural: int) -> int:
     if ambient_dimension is None:
         return natural
-    if isinstance(ambient_dimension, bool) or not isinstance(ambient_dimension, (int, np.integer)):
-        raise TypeError("ambient_dimension must be an integer or None, "
-                        f"got {type(ambient_dimension).__name__}.")
+    ambient_dimension = check_integer(ambient_dimension, "ambient_dimension", example=str(natural))
     if ambient_dimension < natural:
         raise ValueError(f"ambient_dimension={ambient_dimension} is smaller than the {natural} "
                          "dimensions this shape needs; pass at least that many (or None).")
@@ -111,7 +101,11 @@ def _check_ambient(ambient_dimension: int | None, natural: int) -> int:
 
 
 def random_rotation(dimension: int, seed: int = 0) -> np.ndarray:
-    """A random rotation matrix, uniform (Haar) over the orthogonal group.
+    """A random rotation matrix, uniform (Haar) over the rotation group SO(D).
+
+    A rotation, never a reflection: ``det = +1`` (drawn with
+    ``scipy.stats.special_ortho_group``). Before, the draw was uniform over the orthogonal
+    group O(D) and half the seeds gave a reflection.
 
     Parameters
     ----------
@@ -123,21 +117,21 @@ def random_rotation(dimension: int, seed: int = 0) -> np.ndarray:
     Returns
     -------
     numpy.ndarray, shape (D, D)
-        Orthogonal: ``Q @ Q.T`` is the identity.
+        Orthogonal, ``Q @ Q.T`` is the identity, with ``det Q = +1``.
 
     Examples
     --------
     >>> q = random_rotation(4, seed=1)
-    >>> bool(np.allclose(q @ q.T, np.eye(4)))
-    True
+    >>> bool(np.allclose(q @ q.T, np.eye(4))), round(float(np.linalg.det(q)), 6)
+    (True, 1.0)
     """
-    if isinstance(dimension, bool) or not isinstance(dimension, (int, np.integer)) or dimension < 1:
-        raise ValueError(f"dimension must be a positive integer, got {dimension!r}.")
-    rng = np.random.default_rng(seed)
-    gaussian = rng.standard_normal((dimension, dimension))
-    q, r = np.linalg.qr(gaussian)
-    # Fixing the signs of R's diagonal makes the draw uniform over rotations (Mezzadri 2007).
-    return q * np.sign(np.diag(r))
+    from scipy.stats import special_ortho_group
+
+    dimension = check_integer(dimension, "dimension", minimum=1, example="3")
+    seed = check_integer(seed, "seed")
+    if dimension == 1:
+        return np.ones((1, 1))  # SO(1) holds only the identity
+    return special_ortho_group.rvs(dimension, random_state=np.random.default_rng(seed))
 
 
 def embed_in_ambient(points: np.ndarray, ambient_dimension: int, seed: int = 0) -> np.ndarray:

@@ -260,9 +260,8 @@ def test_two_processes_asking_at_once_share_one_good_file(cache):
 @pytest.mark.parametrize("kwargs, message", [
     ({"process": "Z"}, "unknown process"),
     ({"process": "w"}, "Did you mean 'W'"),
-    ({"n": 0}, "positive whole number"),
-    ({"n": -5}, "positive whole number"),
-    ({"n": 2.5}, "positive whole number"),
+    ({"n": 0}, "n must be an integer >= 1"),
+    ({"n": -5}, "n must be an integer >= 1"),
     ({"pt_range": (600, 500)}, "low < high"),
     ({"pt_range": (20, 40)}, "outside what these generator settings make"),
     ({"pt_range": (5000, 7000)}, "outside what these generator settings make"),
@@ -274,6 +273,19 @@ def test_two_processes_asking_at_once_share_one_good_file(cache):
 def test_bad_generation_settings_are_refused(kwargs, message):
     arguments = {"process": "W", "n": 10, **kwargs}
     with pytest.raises(ValueError, match=message):
+        generate_jets(arguments.pop("process"), arguments.pop("n"), progress=False, **arguments)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"n": 2.5}, TypeError, "n must be an integer"),
+    ({"n": True}, TypeError, "n must be an integer"),
+    ({"n_jobs": "two"}, TypeError, "n_jobs must be an integer"),
+    ({"n_jobs": 0}, ValueError, "n_jobs must not be 0"),
+    ({"R": "0.8"}, TypeError, "jet radius R must be a number"),
+])
+def test_bad_generation_types_are_refused(kwargs, error, message):
+    arguments = {"process": "W", "n": 10, **kwargs}
+    with pytest.raises(error, match=message):
         generate_jets(arguments.pop("process"), arguments.pop("n"), progress=False, **arguments)
 
 
@@ -348,7 +360,7 @@ def test_preprocess_refuses_bad_particles(samples, change, message):
 def test_preprocess_refuses_empty_jets_and_double_use(samples):
     w = samples["W"][:3]
     empty = Jets(w.particles, np.zeros_like(w.mask), w.pt, w.y, w.phi, w.mass, "W")
-    with pytest.raises(ValueError, match="no particles"):
+    with pytest.raises(ValueError, match="without any real particle"):
         preprocess(empty)
     with pytest.raises(ValueError, match="already preprocessed"):
         preprocess(preprocess(w))

@@ -253,10 +253,10 @@ def test_bad_jets_are_refused_clearly(bad, message):
 
 
 @pytest.mark.parametrize("settings, message", [
-    (dict(eps=0.0), "eps must be a positive"),
-    (dict(eps=-0.01), "eps must be a positive"),
-    (dict(R=0.0), "R must be a positive"),
-    (dict(beta=-1.0), "beta must be a positive"),
+    (dict(eps=0.0), "eps must be positive"),
+    (dict(eps=-0.01), "eps must be positive"),
+    (dict(R=0.0), "R must be positive"),
+    (dict(beta=-1.0), "beta must be positive"),
     (dict(n_iterations=0), "n_iterations"),
     (dict(eps_decay=1.0), "eps_decay"),
     (dict(gradient="implicit"), "gradient must be"),

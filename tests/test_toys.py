@@ -118,7 +118,7 @@ def test_pair_counts_see_the_stated_dimension(make, kwargs, q_low, q_high, expec
 
 
 @pytest.mark.parametrize("call, error, match", [
-    (lambda: toys.circle(0), ValueError, "at least 1"),
+    (lambda: toys.circle(0), ValueError, "n must be an integer >= 1"),
     (lambda: toys.circle(10.5), TypeError, "integer"),
     (lambda: toys.circle(10, radius=-1), ValueError, "radius"),
     (lambda: toys.circle(10, noise=np.nan), ValueError, "noise"),
