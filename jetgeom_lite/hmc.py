@@ -106,11 +106,11 @@ class HMCResult:
     energy_error : ndarray, shape (n_burn_in + n_samples * thin, n_chains)
         :math:`H_{\\rm end} - H_{\\rm start}` of every trajectory (inf where it diverged).
     step_size : float
-        Leapfrog step after adaptation (the median over chains; each trajectory jitters it).
+        Leapfrog step after adaptation (before ``step_scale``; each trajectory jitters it).
     step_size_history : ndarray, shape (n_burn_in,)
-        The (median) step used in each burn-in trajectory.
+        The step used in each burn-in trajectory.
     chain_step_sizes : ndarray, shape (n_chains,)
-        The step of each chain after adaptation (all equal unless ``per_chain_step``).
+        The step of each chain after adaptation (``step_size`` times ``step_scale``).
     n_leapfrog, n_burn_in, thin, seed : int
     n_divergent : int
         Trajectories after burn-in rejected as divergent.
@@ -160,7 +160,7 @@ def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
 
 def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *, n_samples: int,
                n_burn_in: int = 200, step_size: float = 0.1, n_leapfrog: int = 10, step_jitter: float = 0.2,
-               thin: int = 1, adapt_step_size: bool = True, per_chain_step: bool = False,
+               thin: int = 1, adapt_step_size: bool = True, step_scale: Any = None,
                target_accept: float = 0.75, seed: int = 0, progress: bool = False) -> HMCResult:
     r"""Sample :math:`\pi(z)` with HMC, all chains in one array.
 
@@ -187,10 +187,10 @@ def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *,
     adapt_step_size : bool
         Dual averaging (Hoffman and Gelman 2014) of log step towards ``target_accept`` (the mean
         acceptance probability over chains) during burn-in; the averaged step is then frozen.
-    per_chain_step : bool
-        Adapt one step per chain, each from its own acceptance (for targets whose chains stay in
-        peaks of very different widths, like the intrinsic prior). Still frozen after burn-in,
-        so every chain is a valid Markov chain afterwards.
+    step_scale : array_like of shape (n_chains,), optional
+        A fixed positive factor per chain multiplying the (adapted) step: for targets whose chains
+        stay in peaks of very different widths, like the intrinsic prior, each chain gets a step
+        in proportion to its peak's width; the adaptation then tunes one common factor. Default 1.
     target_accept : float
         In (0, 1); 0.75 by default.
     seed : int
@@ -242,10 +242,15 @@ def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *,
     energy_error = np.empty((n_total, n_chains))
     history = np.empty(n_burn_in)
     # dual averaging state (Hoffman and Gelman 2014, algorithm 5)
-    n_adapt = n_chains if per_chain_step else 1
-    log_step = np.full(n_adapt, math.log(step_size))
-    log_step_bar = log_step.copy()
-    h_bar = np.zeros(n_adapt)
+    if step_scale is None:
+        scale = np.ones(n_chains)
+    else:
+        scale = np.asarray(step_scale, dtype=np.float64)
+        if scale.shape != (n_chains,) or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+            raise ValueError(f"step_scale must hold one positive factor per chain, shape ({n_chains},)")
+    log_step = math.log(step_size)
+    log_step_bar = log_step
+    h_bar = 0.0
     shrink_target, gamma, t0, kappa = math.log(10 * step_size), 0.05, 10.0, 0.75
     n_divergent = 0
 
@@ -253,8 +258,8 @@ def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *,
 
     for t in tqdm(range(n_total), disable=not progress, desc="HMC", unit="traj"):
         burning = t < n_burn_in
-        step = np.exp(log_step if (burning or not adapt_step_size) else log_step_bar)
-        steps = step[:, None] * rng.uniform(1 - step_jitter, 1 + step_jitter, size=(n_chains, 1))
+        step = math.exp(log_step if (burning or not adapt_step_size) else log_step_bar)
+        steps = (step * scale)[:, None] * rng.uniform(1 - step_jitter, 1 + step_jitter, size=(n_chains, 1))
         rho = rng.standard_normal((n_chains, d))           # N(0, I): the kinetic energy's own distribution
         with np.errstate(over="ignore", invalid="ignore"):
             z_new, rho_new = leapfrog(z, rho, grad_log_density, steps, n_leapfrog)
@@ -271,11 +276,10 @@ def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *,
         log_p = np.where(accept, log_p_new, log_p)
         energy_error[t] = delta_h
         if burning:
-            history[t] = np.median(step)
+            history[t] = step
             if adapt_step_size:
                 m = t + 1
-                statistic = probability if per_chain_step else probability.mean()
-                h_bar = (1 - 1 / (m + t0)) * h_bar + (target_accept - statistic) / (m + t0)
+                h_bar = (1 - 1 / (m + t0)) * h_bar + (target_accept - probability.mean()) / (m + t0)
                 log_step = shrink_target - math.sqrt(m) / gamma * h_bar
                 weight = m**-kappa
                 log_step_bar = weight * log_step + (1 - weight) * log_step_bar
@@ -285,9 +289,9 @@ def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *,
             accept_prob[k] = probability
             if (k + 1) % thin == 0:
                 samples[(k + 1) // thin - 1] = z
-    final_steps = np.broadcast_to(np.exp(log_step_bar if adapt_step_size else log_step), (n_chains,)).copy()
+    final_step = math.exp(log_step_bar if adapt_step_size else log_step)
     return HMCResult(samples=samples, accept_prob=accept_prob, energy_error=energy_error,
-                     step_size=float(np.median(final_steps)), step_size_history=history, chain_step_sizes=final_steps, n_leapfrog=n_leapfrog, n_burn_in=n_burn_in, thin=thin,
+                     step_size=final_step, step_size_history=history, chain_step_sizes=final_step * scale, n_leapfrog=n_leapfrog, n_burn_in=n_burn_in, thin=thin,
                      seed=int(seed), n_divergent=n_divergent)
 
 
@@ -307,12 +311,13 @@ def sample_intrinsic_prior(metric: LatentMetric, n_samples: int, *, n_chains: in
         matches the equal mass every isolated centroid carries; HMC rarely crosses between
         isolated peaks, so the mixture weights come from the starts.
     step_size : float, optional
-        Initial step; default half the median peak width :math:`T\sigma/\sqrt d` (or
+        Initial step; default half the median start-peak width (or
         :math:`0.5/\sqrt{\tau d}` with no centroids); adapted during burn-in.
     seed : int
     **hmc_kwargs
-        Passed to :func:`hmc_sample` (``n_burn_in``, ``n_leapfrog``, ``thin``, ``target_accept``, ...);
-        ``per_chain_step`` defaults to True here.
+        Passed to :func:`hmc_sample` (``n_burn_in``, ``n_leapfrog``, ``thin``, ``target_accept``, ...).
+        ``step_scale`` defaults to each chain's start-peak width :math:`T \min_k\sigma_{ik}/\sqrt d`
+        over the median one: peaks of precise and vague events differ in width by factors of 10.
 
     Returns
     -------
@@ -329,6 +334,7 @@ def sample_intrinsic_prior(metric: LatentMetric, n_samples: int, *, n_chains: in
         raise TypeError(f"metric must be a LatentMetric; got {type(metric).__name__}")
     n_chains = _positive_int(n_chains, "n_chains")
     rng = np.random.default_rng(seed)
+    scale = None
     if isinstance(start, str):
         if start != "centres":
             raise ValueError(f"start must be 'centres' or an array of shape (n_chains, d); got {start!r}")
@@ -341,13 +347,19 @@ def sample_intrinsic_prior(metric: LatentMetric, n_samples: int, *, n_chains: in
         initial = np.asarray(start, dtype=np.float64)
         if initial.shape != (n_chains, metric.dim):
             raise ValueError(f"start must have shape (n_chains, d) = ({n_chains}, {metric.dim}); got {initial.shape}")
+        if not np.all(np.isfinite(initial)):
+            raise ValueError("start contains NaN or infinite values")
+    if metric.n_centres:
+        # each chain stays near its start, in a peak of width T sigma_i / sqrt(d) (narrowest direction):
+        # its step is scaled by that width, and one common factor is adapted
+        widths = metric.temperature * metric.sigmas[metric.nearest_centre(initial)].min(axis=1) / math.sqrt(metric.dim)
+        scale = widths / np.median(widths)
+        hmc_kwargs.setdefault("step_scale", scale)
     if step_size is None:
         if metric.n_centres:
-            step_size = 0.5 * metric.temperature * float(np.median(metric.sigmas)) / math.sqrt(metric.dim)
+            step_size = 0.5 * float(np.median(widths))
         else:
             step_size = 0.5 / math.sqrt(max(metric.tau, 1e-12) * metric.dim)
-    # chains stay in peaks of widths T sigma_i / sqrt(d) that differ by factors of 10: one step per chain
-    hmc_kwargs.setdefault("per_chain_step", True)
     return hmc_sample(metric.log_volume, metric.grad_log_volume, initial, n_samples=n_samples,
                       step_size=step_size, seed=seed, **hmc_kwargs)
 
