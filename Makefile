@@ -41,6 +41,7 @@ help:
 	@echo "make clean             remove _build (the built book, the jet cache and the check venvs under it)"
 
 install:
+	@echo "install: started $$(date +%T)"
 	@if $(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))"; then :; else \
 	  echo "install: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the book needs >= 3.11"; exit 1; fi
 	@if $(PYTHON) -c "import os, sys, sysconfig; managed = os.path.exists(os.path.join(sysconfig.get_path('stdlib'), 'EXTERNALLY-MANAGED')); sys.exit(managed and sys.prefix == sys.base_prefix)"; then :; else \
@@ -76,11 +77,11 @@ book: install
 # executed copies in _build/jupyter_execute/ are then checked as `pytest --nbval-lax` would check
 # them (tests/test_build.py), so nothing runs a chapter twice.
 test: install mathjax
-	@echo "== 1/3 unit tests and doctests"
+	@echo "== 1/3 unit tests and doctests ($$(date +%T))"
 	$(UNIT_ENV) $(PYTHON) -m pytest tests --doctest-modules jetgeom_lite -m "not built_book"
-	@echo "== 2/3 book build, warnings as errors (executes every chapter)"
+	@echo "== 2/3 book build, warnings as errors: executes every chapter ($$(date +%T))"
 	$(BOOK_BUILD) -W --keep-going
-	@echo "== 3/3 the built book: nbval-lax checks on the executed chapters, rendered pages in Chromium"
+	@echo "== 3/3 the built book: nbval-lax checks on the executed chapters, rendered pages in Chromium ($$(date +%T))"
 	$(UNIT_ENV) JETGEOM_REQUIRE_RENDERED=1 $(PYTHON) -m pytest tests -m built_book
 
 mathjax:
