@@ -1,9 +1,13 @@
 """D1 = -dKL/dln(beta) and D2 = d<d^2>/d(beta^2) on curves with a known answer, and bad input."""
 
+import math
+
 import numpy as np
 import pytest
+from scipy.spatial.distance import pdist, squareform
 
-from jetgeom_lite.dimension import (dimension_from_information, dimension_from_resolution,
+from jetgeom_lite.dimension import (CorrelationDimension, correlation_dimension, dimension_from_information,
+                                    dimension_from_resolution,
                                     local_slopes)
 
 BETAS = np.geomspace(2.0, 0.002, 16)
@@ -110,3 +114,95 @@ def test_bad_input_is_refused_with_a_clear_message(function):
         function(BETAS, np.ones((BETAS.size, 2)))
     with pytest.raises(TypeError):
         function(BETAS, ["a"] * BETAS.size)
+
+
+# ---------------------------------------------------------------------------- correlation dimension
+# (moved here from test_emd.py with the function)
+
+
+@pytest.mark.parametrize("d, Q, tolerance", [(1, 0.01, 0.05), (2, 0.04, 0.1), (3, 0.06, 0.25)])
+def test_correlation_dimension_of_uniform_points_in_a_cube(d, Q, tolerance):
+    points = np.random.default_rng(d).random((2000, d))
+    result = correlation_dimension(pdist(points), [Q, 2 * Q], log_width=0.4, n_bootstrap=20, seed=1)
+    assert isinstance(result, CorrelationDimension)
+    assert abs(result.dimension[0] - d) < tolerance
+    assert np.all(result.lower <= result.dimension) and np.all(result.dimension <= result.upper)
+    assert np.all(result.upper - result.lower > 0)
+    assert result.n_points == 2000 and result.pair_counts[1] > result.pair_counts[0]
+
+
+def test_correlation_dimension_square_and_condensed_agree():
+    points = np.random.default_rng(5).random((300, 2))
+    condensed = pdist(points)
+    a = correlation_dimension(condensed, [0.1, 0.2], n_bootstrap=10, seed=3)
+    b = correlation_dimension(squareform(condensed), [0.1, 0.2], n_bootstrap=10, seed=3)
+    np.testing.assert_array_equal(a.dimension, b.dimension)
+    np.testing.assert_array_equal(a.lower, b.lower)
+    # N(Q) counts pairs strictly closer than Q
+    assert a.pair_counts[0] == np.sum(condensed < 0.1)
+
+
+def test_correlation_dimension_warns_where_no_pair_is_close():
+    points = np.random.default_rng(6).random((50, 2))
+    with pytest.warns(RuntimeWarning, match="no pair"):
+        result = correlation_dimension(pdist(points), [1e-6, 0.3], n_bootstrap=5)
+    assert math.isnan(result.dimension[0]) and math.isfinite(result.dimension[1])
+
+
+@pytest.mark.parametrize("distances, Q, message", [
+    (np.ones((3, 4)), 0.1, "square"),
+    (np.array([[0.0, 1.0], [2.0, 0.0]]), 0.1, "symmetric"),
+    (np.ones(4), 0.1, "length"),
+    (np.array([1.0, -1.0, 1.0]), 0.1, ">= 0"),
+    (np.array([1.0, np.nan, 1.0]), 0.1, "NaN"),
+    (np.ones(3), 0.0, "positive"),
+    (np.ones(3), [0.1, -0.2], "positive"),
+    (np.ones((2, 2, 2)), 0.1, "dimensions"),
+])
+def test_correlation_dimension_bad_input(distances, Q, message):
+    with pytest.raises(ValueError, match=message):
+        correlation_dimension(distances, Q, n_bootstrap=0)
+
+
+def test_correlation_dimension_refuses_bad_settings_by_name():
+    distances = pdist(np.random.default_rng(0).random((20, 2)))
+    with pytest.raises(TypeError, match="confidence must be a number"):
+        correlation_dimension(distances, 0.3, confidence=None)
+    with pytest.raises(ValueError, match="confidence must lie in"):
+        correlation_dimension(distances, 0.3, confidence=1.0)
+    with pytest.raises(TypeError, match="n_bootstrap must be an integer"):
+        correlation_dimension(distances, 0.3, n_bootstrap=2.5)
+    with pytest.raises(ValueError, match="n_bootstrap must be an integer >= 0"):
+        correlation_dimension(distances, 0.3, n_bootstrap=-1)
+    with pytest.raises(ValueError, match="log_width must be positive"):
+        correlation_dimension(distances, 0.3, log_width=0)
+    with pytest.raises(TypeError, match="Q must be a positive number"):
+        correlation_dimension(distances, None)
+    # numpy scalars are numbers here as everywhere
+    result = correlation_dimension(distances, np.float32(0.3), log_width=np.float32(0.4),
+                                   n_bootstrap=np.int64(3), confidence=np.float32(0.68))
+    assert result.n_bootstrap == 3 and result.confidence == pytest.approx(0.68)
+
+
+def _scale_mixture(n, seed):
+    """2-D Gaussian points with a random scale each: dense hubs and isolated points, so that how
+    many neighbours a point has varies a lot from point to point."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 2)) * np.exp(rng.standard_normal((n, 1)))
+
+
+def test_bootstrap_band_matches_the_spread_over_independent_samples():
+    """The band must be as wide as dim(Q) really scatters between independent samples.
+
+    Pairs share points, so they are not independent; resampling points (jets) keeps that, while
+    resampling pairs as if independent gives a band about three times too narrow on this sample
+    (where the number of neighbours varies strongly between points).
+    """
+    n, Q = 200, [1.0]
+    independent = [correlation_dimension(pdist(_scale_mixture(n, 100 + k)), Q, n_bootstrap=0).dimension[0]
+                   for k in range(100)]
+    spread = np.std(independent, ddof=1)  # the truth, by brute force
+    for seed in range(3):
+        result = correlation_dimension(pdist(_scale_mixture(n, seed)), Q, n_bootstrap=300, seed=seed)
+        half_width = (result.upper[0] - result.lower[0]) / 2  # the 68% band: about one sigma
+        assert 0.6 * spread < half_width < 1.8 * spread, (half_width, spread)

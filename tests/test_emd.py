@@ -9,7 +9,6 @@ from types import SimpleNamespace
 import numpy as np
 import ot
 import pytest
-from scipy.spatial.distance import pdist, squareform
 
 from jetgeom_lite.emd import CorrelationDimension, correlation_dimension, emd, pairwise_emd
 
@@ -281,47 +280,106 @@ def test_pairwise_names_the_bad_jet(sample):
 
 
 # ---------------------------------------------------------------------------- correlation dimension
+# The correlation dimension moved to jetgeom_lite.dimension (tests in test_dimension.py); the old
+# import keeps working.
 
 
-@pytest.mark.parametrize("d, Q, tolerance", [(1, 0.01, 0.05), (2, 0.04, 0.1), (3, 0.06, 0.25)])
-def test_correlation_dimension_of_uniform_points_in_a_cube(d, Q, tolerance):
-    points = np.random.default_rng(d).random((2000, d))
-    result = correlation_dimension(pdist(points), [Q, 2 * Q], log_width=0.4, n_bootstrap=20, seed=1)
-    assert isinstance(result, CorrelationDimension)
-    assert abs(result.dimension[0] - d) < tolerance
-    assert np.all(result.lower <= result.dimension) and np.all(result.dimension <= result.upper)
-    assert np.all(result.upper - result.lower > 0)
-    assert result.n_points == 2000 and result.pair_counts[1] > result.pair_counts[0]
+def test_correlation_dimension_is_still_importable_from_emd():
+    import jetgeom_lite.dimension as dimension
+    assert correlation_dimension is dimension.correlation_dimension
+    assert CorrelationDimension is dimension.CorrelationDimension
 
 
-def test_correlation_dimension_square_and_condensed_agree():
-    points = np.random.default_rng(5).random((300, 2))
-    condensed = pdist(points)
-    a = correlation_dimension(condensed, [0.1, 0.2], n_bootstrap=10, seed=3)
-    b = correlation_dimension(squareform(condensed), [0.1, 0.2], n_bootstrap=10, seed=3)
-    np.testing.assert_array_equal(a.dimension, b.dimension)
-    np.testing.assert_array_equal(a.lower, b.lower)
-    # N(Q) counts pairs strictly closer than Q
-    assert a.pair_counts[0] == np.sum(condensed < 0.1)
+# ---------------------------------------------------------------------------- one rule for arguments (issue 12)
 
 
-def test_correlation_dimension_warns_where_no_pair_is_close():
-    points = np.random.default_rng(6).random((50, 2))
-    with pytest.warns(RuntimeWarning, match="no pair"):
-        result = correlation_dimension(pdist(points), [1e-6, 0.3], n_bootstrap=5)
-    assert math.isnan(result.dimension[0]) and math.isfinite(result.dimension[1])
+def test_norm_and_return_plan_must_be_booleans():
+    a, b = np.array([[100.0, 0.0, 0.0]]), np.array([[60.0, 0.0, 0.4]])
+    with pytest.raises(TypeError, match="norm must be True or False, got str 'no'"):
+        emd(a, b, norm="no")  # used to normalise, "no" being truthy
+    with pytest.raises(TypeError, match="norm must be True or False"):
+        pairwise_emd([a, b], norm="no", progress=False)
+    with pytest.raises(TypeError, match="return_plan must be True or False"):
+        emd(a, b, return_plan="yes")
 
 
-@pytest.mark.parametrize("distances, Q, message", [
-    (np.ones((3, 4)), 0.1, "square"),
-    (np.array([[0.0, 1.0], [2.0, 0.0]]), 0.1, "symmetric"),
-    (np.ones(4), 0.1, "length"),
-    (np.array([1.0, -1.0, 1.0]), 0.1, ">= 0"),
-    (np.array([1.0, np.nan, 1.0]), 0.1, "NaN"),
-    (np.ones(3), 0.0, "positive"),
-    (np.ones(3), [0.1, -0.2], "positive"),
-    (np.ones((2, 2, 2)), 0.1, "dimensions"),
-])
-def test_correlation_dimension_bad_input(distances, Q, message):
-    with pytest.raises(ValueError, match=message):
-        correlation_dimension(distances, Q, n_bootstrap=0)
+def test_return_plan_is_the_one_name_and_return_flow_still_works():
+    a = np.array([[50.0, 0.0, 0.0], [50.0, 0.0, 0.4]])
+    b = np.array([[100.0, 0.0, 0.2]])
+    value, plan = emd(a, b, R=0.8, return_plan=True)
+    old_value, old_plan = emd(a, b, R=0.8, return_flow=True)
+    assert value == old_value == pytest.approx(100 * 0.2 / 0.8)
+    np.testing.assert_array_equal(plan, old_plan)
+    np.testing.assert_allclose(plan, [[50.0], [50.0]])
+
+
+def test_numpy_scalars_are_numbers_everywhere():
+    a, b = np.array([[100.0, 0.0, 0.0]]), np.array([[100.0, 0.0, 0.4]])
+    assert emd(a, b, R=np.float32(0.8), beta=np.float64(1.0)) == pytest.approx(50.0)
+    assert pairwise_emd([a, b], R=np.float32(0.8), progress=False)[0, 1] == pytest.approx(50.0)
+    with pytest.raises(TypeError, match="R must be a number"):
+        emd(a, b, R="0.8")
+    with pytest.raises(TypeError, match="R must be a number"):
+        emd(a, b, R=True)
+
+
+def test_n_jobs_is_checked_before_joblib_sees_it(sample):
+    with pytest.raises(TypeError, match="n_jobs must be an integer number of worker processes"):
+        pairwise_emd(sample[:3], n_jobs="two", progress=False)
+    with pytest.raises(ValueError, match="n_jobs must not be 0"):
+        pairwise_emd(sample[:3], n_jobs=0, progress=False)
+    np.testing.assert_array_equal(pairwise_emd(sample[:3], n_jobs=None, progress=False),
+                                  pairwise_emd(sample[:3], n_jobs=1, progress=False))
+
+
+def test_masks_follow_the_one_rule_padding_is_never_read(sample):
+    """With a mask, masked-out rows may hold anything (NaN); without one, zero-pT rows are padding."""
+    a, b = sample[0], sample[1]
+    junk = np.array([[np.nan, np.inf, 3.0], [-7.0, 0.0, 0.0]])
+    padded_a = np.concatenate([a, junk])
+    mask_a = np.r_[np.ones(len(a), bool), np.zeros(2, bool)]
+    expected = emd(a, b, R=0.8)
+    assert emd(padded_a, b, mask_a=mask_a, R=0.8) == pytest.approx(expected, rel=1e-12)
+    value, plan = emd(padded_a, b, mask_a=mask_a, R=0.8, return_plan=True)
+    assert plan.shape == (len(padded_a), len(b)) and np.all(plan[len(a):] == 0)
+    with pytest.raises(ValueError, match="no mask says which rows are padding"):
+        emd(padded_a, b, R=0.8)
+    with pytest.raises(ValueError, match="mask of jet_a must have shape"):
+        emd(padded_a, b, mask_a=mask_a[:-1], R=0.8)
+    # the same rule for pairwise_emd on padded arrays
+    width = max(len(a), len(b)) + 2
+    batch = np.full((2, width, 3), np.nan)
+    mask = np.zeros((2, width), bool)
+    for k, jet in enumerate((a, b)):
+        batch[k, :len(jet)], mask[k, :len(jet)] = jet, True
+    distances = pairwise_emd(batch, mask=mask, R=0.8, progress=False)
+    assert distances[0, 1] == pytest.approx(expected, rel=1e-12)
+    cross = pairwise_emd(batch, batch, mask=mask, mask_others=mask, R=0.8, progress=False)
+    assert cross[0, 1] == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="mask_others was given without others"):
+        pairwise_emd(batch, mask=mask, mask_others=mask, progress=False)
+
+
+def test_worker_processes_import_pot_without_torch():
+    """Issue 12: loky workers that import POT must not pull in torch (600 MB, seconds)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys, joblib, numpy as np\n"
+        "from jetgeom_lite.emd import pairwise_emd, _import_pot_without_backends\n"
+        "rng = np.random.default_rng(0)\n"
+        "jets = [np.c_[rng.exponential(1.0, 8), rng.normal(0, 0.2, (8, 2))] for _ in range(120)]\n"
+        "pairwise_emd(jets, n_jobs=2, progress=False)\n"  # 7140 pairs: several tasks, in workers
+        "def state(_):\n"
+        "    return os.getpid(), 'ot' in sys.modules, 'torch' in sys.modules, 'geomloss' in sys.modules, "
+        "os.environ.get('POT_BACKEND_DISABLE_PYTORCH')\n"
+        "states = set(joblib.Parallel(n_jobs=2)(joblib.delayed(state)(k) for k in range(8)))\n"
+        "print(sorted(states))\n"
+        "assert all(s[0] != os.getpid() for s in states), 'no worker process ran'\n"
+        "assert any(s[1] for s in states), 'no worker imported POT'\n"
+        "assert not any(s[2] or s[3] for s in states), 'a worker imported torch or geomloss'\n"
+        "assert all(s[4] is None for s in states), 'the environment switch leaked'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
