@@ -278,3 +278,58 @@ def test_other_bad_calls():
         sinkhorn_emd(GOOD, GOOD, eps="small")
     # arrays are accepted as well as tensors
     assert float(sinkhorn_emd(GOOD.numpy(), GOOD.numpy())) == pytest.approx(0.0, abs=1e-3)
+
+
+# ---------------------------------------------------------------------------- issue 12: half precision, masks
+
+
+def test_float16_jets_are_refused_instead_of_a_silent_nan(pairs):
+    left, right, _ = pairs
+    a, mask_a = padded_batch(left[:4])
+    b, mask_b = padded_batch(right[:4])
+    for half in (torch.float16, torch.bfloat16):
+        with pytest.raises(TypeError, match=f"{str(half).replace('torch.', '')}.*float32"):
+            sinkhorn_emd(a.to(half), b, mask_a, mask_b)
+        with pytest.raises(TypeError, match="jets_b has dtype"):
+            sinkhorn_emd(a, b.to(half), mask_a, mask_b)
+    # what the message asks for works: cast to float32
+    value = sinkhorn_emd(a.to(torch.float16).float(), b.float(), mask_a, mask_b)
+    assert bool(torch.isfinite(value).all())
+
+
+def test_masked_out_rows_are_never_read(pairs):
+    """The one mask rule: padding outside the mask may hold NaN; the values do not change."""
+    left, right, _ = pairs
+    a, mask_a = padded_batch(left[:6], width=35)
+    b, mask_b = padded_batch(right[:6], width=35)
+    clean = sinkhorn_emd(a, b, mask_a, mask_b, R=0.8)
+    junk = a.clone()
+    junk[~mask_a] = float("nan")
+    torch.testing.assert_close(sinkhorn_emd(junk, b, mask_a, mask_b, R=0.8), clean, rtol=0, atol=0)
+    # and the gradient of the real particles is unchanged and finite
+    junk.requires_grad_(True)
+    sinkhorn_emd(junk, b, mask_a, mask_b, R=0.8).sum().backward()
+    reference = a.clone().requires_grad_(True)
+    sinkhorn_emd(reference, b, mask_a, mask_b, R=0.8).sum().backward()
+    torch.testing.assert_close(junk.grad[mask_a], reference.grad[mask_a])
+    # without a mask nobody can tell the NaN rows are padding
+    with pytest.raises(ValueError, match="no mask says which rows are padding"):
+        sinkhorn_emd(junk.detach(), b)
+    # a NaN in a real particle is an error with or without a mask
+    real_nan = a.clone()
+    real_nan[0, 0, 1] = float("nan")
+    with pytest.raises(ValueError, match="real"):
+        sinkhorn_emd(real_nan, b, mask_a, mask_b)
+
+
+def test_numbers_and_flags_follow_the_package_rule():
+    a = torch.tensor([[100.0, 0.0, 0.0]], dtype=torch.float64)
+    b = torch.tensor([[100.0, 0.0, 0.4]], dtype=torch.float64)
+    value = sinkhorn_emd(a, b, R=np.float32(0.8), eps=np.float64(0.02), n_iterations=np.int64(30))
+    assert float(value) == pytest.approx(50.0, rel=1e-3)
+    with pytest.raises(TypeError, match="norm must be True or False"):
+        sinkhorn_emd(a, b, norm="no")
+    with pytest.raises(TypeError, match="n_iterations must be an integer"):
+        sinkhorn_emd(a, b, n_iterations=30.0)
+    with pytest.raises(TypeError, match="mask_a must be boolean"):
+        sinkhorn_emd(a, b, torch.ones(1))

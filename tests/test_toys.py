@@ -93,10 +93,30 @@ def test_embedding_keeps_distances_and_spans_the_natural_dimension(make):
     assert np.sum(singular_values > 1e-8 * singular_values[0]) == low.ambient_dimension
 
 
-def test_random_rotation_is_orthogonal_with_unit_determinant_magnitude():
-    q = toys.random_rotation(5, seed=3)
-    np.testing.assert_allclose(q @ q.T, np.eye(5), atol=1e-12)
-    assert abs(abs(np.linalg.det(q)) - 1) < 1e-12
+@pytest.mark.parametrize("dimension", [1, 2, 3, 5, 8, 32])
+def test_random_rotation_is_a_rotation_never_a_reflection(dimension):
+    for seed in range(20):  # an O(D) draw is a reflection for about half the seeds
+        q = toys.random_rotation(dimension, seed=seed)
+        np.testing.assert_allclose(q @ q.T, np.eye(dimension), atol=1e-12)
+        assert np.linalg.det(q) == pytest.approx(1.0, abs=1e-10)
+
+
+def test_random_rotation_is_uniform():
+    """Haar on SO(3): the image of a fixed unit vector is uniform on the sphere, so each
+    coordinate of it is uniform on [-1, 1] (Archimedes): mean 0, variance 1/3."""
+    images = np.array([toys.random_rotation(3, seed=s)[:, 0] for s in range(3000)])
+    np.testing.assert_allclose(images.mean(axis=0), 0.0, atol=0.04)
+    np.testing.assert_allclose(images.var(axis=0), 1 / 3, atol=0.03)
+    counts, _ = np.histogram(images[:, 2], bins=4, range=(-1, 1))
+    np.testing.assert_allclose(counts / len(images), 0.25, atol=0.04)
+    assert not np.allclose(toys.random_rotation(3, seed=1), toys.random_rotation(3, seed=2))
+
+
+def test_random_rotation_refuses_bad_input():
+    with pytest.raises(ValueError, match="dimension must be an integer >= 1"):
+        toys.random_rotation(0)
+    with pytest.raises(TypeError, match="dimension must be an integer"):
+        toys.random_rotation(3.0)
 
 
 @pytest.mark.parametrize("make, kwargs, q_low, q_high, expected", [
