@@ -665,7 +665,8 @@ def load_jets(process: str, n: int, *, seed: int = 0, pt_range: tuple[float, flo
             selected = raw[inside[: int(n)]]
             return replace(selected, settings=dict(selected.settings, mass_range=[low, high]))
         acceptance = len(inside) / len(raw)
-        if len(raw) >= 10 * CHUNK_SIZE and acceptance < _MIN_WINDOW_ACCEPTANCE:
+        if (len(raw) >= 10 * CHUNK_SIZE and acceptance < _MIN_WINDOW_ACCEPTANCE) or (
+                len(raw) >= 2 * CHUNK_SIZE and len(inside) == 0):
             raise ValueError(f"mass_range {mass_range!r} GeV keeps {len(inside)} of {len(raw)} {process} jets; "
                              f"the window is in GeV and should contain the jets' mass peak, e.g. (75, 110) for W "
                              f"(median mass here {np.median(raw.mass):.1f} GeV).")

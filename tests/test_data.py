@@ -475,3 +475,78 @@ def test_no_banner_reaches_a_notebook():
     nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
     text = "".join(output.get("text", "") for output in notebook.cells[0].outputs)
     assert text.strip() == "done", text
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input to preprocess (issue 12) and the mass window (issue 8)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_preprocess_ignores_nan_in_masked_padding(samples):
+    w = samples["W"][:20]
+    assert np.any(~w.mask[:, -1])  # some jets have padding
+    dirty = w.particles.copy()
+    dirty[~w.mask] = np.nan
+    junk = Jets(dirty, w.mask, w.pt, w.y, w.phi, w.mass, "W", dict(w.settings))
+    for options in ({}, {"recluster_R": 0.07, "max_particles": 50}):
+        clean, done = preprocess(w, **options), preprocess(junk, **options)
+        assert np.all(np.isfinite(done.particles))
+        np.testing.assert_array_equal(done.particles, clean.particles)
+        np.testing.assert_array_equal(done.mask, clean.mask)
+
+
+def test_preprocess_refuses_a_jet_with_zero_total_pt(samples):
+    w = samples["W"][:3]
+    particles = w.particles.copy()
+    particles[1, :, 0] = 0.0  # every real particle of jet 1 has pT = 0
+    zero = Jets(particles, w.mask, w.pt, w.y, w.phi, w.mass, "W")
+    with pytest.raises(ValueError, match=r"jets \[1\] have zero total pT.*remove them"):
+        preprocess(zero, recluster_R=None)
+    with pytest.raises(TypeError, match="center must be True or False"):
+        preprocess(w, center="yes")
+    with pytest.raises(TypeError, match="max_particles must be an integer"):
+        preprocess(w, max_particles=50.0)
+
+
+def test_select_mass_window_keeps_exactly_the_jets_inside(samples):
+    w = samples["W"]
+    selected = data.select_mass_window(w, (75, 110))
+    inside = (w.mass > 75) & (w.mass < 110)
+    assert len(selected) == inside.sum() and 0 < len(selected) < len(w)
+    np.testing.assert_array_equal(selected.mass, w.mass[inside])
+    np.testing.assert_array_equal(selected.particles, w.particles[inside])
+    assert selected.settings["mass_range"] == [75.0, 110.0]
+    with pytest.raises(ValueError, match="low < high"):
+        data.select_mass_window(w, (110, 75))
+    with pytest.raises(ValueError, match="two numbers"):
+        data.select_mass_window(w, 75)
+
+
+def test_load_jets_with_a_mass_window(cache, samples):
+    """The first n jets of the same sample that lie in the window; cached without confusion."""
+    windowed = load_jets("W", 100, seed=11, mass_range=(75, 110), progress=False)
+    assert len(windowed) == 100
+    assert np.all((windowed.mass > 75) & (windowed.mass < 110))
+    assert windowed.settings["mass_range"] == [75.0, 110.0]
+    # independent: the unwindowed jets of the same seed (generated without the cache), cut by hand
+    reference = samples["W"]
+    expected = reference[np.flatnonzero((reference.mass > 75) & (reference.mass < 110))[:100]]
+    np.testing.assert_array_equal(windowed.mass, expected.mass)
+    np.testing.assert_array_equal(windowed.particles[:, :expected.particles.shape[1]],
+                                  expected.particles[:, :windowed.particles.shape[1]])
+    # an unwindowed request after it is not served the windowed jets, and vice versa
+    plain = load_jets("W", 200, seed=11, progress=False)
+    np.testing.assert_array_equal(plain.mass, reference.mass)
+    assert "mass_range" not in plain.settings and np.any((plain.mass <= 75) | (plain.mass >= 110))
+    again = load_jets("W", 100, seed=11, mass_range=(75, 110), progress=False)
+    np.testing.assert_array_equal(again.mass, windowed.mass)
+    other = load_jets("W", 50, seed=11, mass_range=(65, 95), progress=False)
+    assert np.all((other.mass > 65) & (other.mass < 95)) and other.settings["mass_range"] == [65.0, 95.0]
+    assert len(list(cache.glob("W_*.npz"))) == 1  # one file of unselected jets serves every window
+
+
+def test_load_jets_refuses_a_window_that_keeps_nothing(cache):
+    with pytest.raises(ValueError, match="keeps 0 of .* in GeV"):
+        load_jets("W", 10, seed=5, mass_range=(0.075, 0.110), progress=False)  # TeV by mistake
+    with pytest.raises(ValueError, match="low < high"):
+        load_jets("W", 10, seed=5, mass_range=(110, 75), progress=False)
