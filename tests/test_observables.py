@@ -66,3 +66,22 @@ def test_bad_input_is_refused():
         nsubjettiness(bad)
     with pytest.raises(ValueError, match="beta"):
         nsubjettiness(_jets([[(100.0, 0.0, 0.0), (10.0, 0.1, 0.0)]]), beta=0)
+
+
+def test_masked_padding_is_never_read():
+    clean = _jets([[(300.0, 0.0, 0.0), (100.0, 0.4, 0.0), (50.0, 0.1, 0.2)],
+                   [(300.0, 0.0, 0.0), (100.0, 0.0, 0.3)]])
+    dirty_particles = clean.particles.copy()
+    dirty_particles[~clean.mask] = np.nan
+    dirty = Jets(dirty_particles, clean.mask, clean.pt, clean.y, clean.phi, clean.mass, "toy", {"R": 0.8})
+    for name in ("tau1", "tau2", "tau3"):
+        np.testing.assert_array_equal(getattr(nsubjettiness(dirty), name), getattr(nsubjettiness(clean), name))
+    np.testing.assert_array_equal(two_prongs(dirty).separation, two_prongs(clean).separation)
+
+
+def test_numpy_numbers_are_numbers():
+    jets = _jets([[(300.0, 0.0, 0.0), (100.0, 0.4, 0.0)]])
+    by_numpy = nsubjettiness(jets, beta=np.float32(1.0), R0=np.float64(0.8))
+    assert by_numpy.tau1[0] == pytest.approx(100 * 0.4 / (400 * 0.8), rel=1e-9)
+    with pytest.raises(TypeError, match="R0 must be a number"):
+        nsubjettiness(jets, R0="0.8")
