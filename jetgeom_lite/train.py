@@ -431,7 +431,7 @@ def evaluate_topqcd(recipe_: TopQCDRecipe, out: str | Path, progress: bool = Fal
     low, high = recipe_.mass_window_GeV
     window = (mass > low) & (mass < high)
     metadata["baselines"] = dict(mass=roc_auc(mass, labels), minus_tau32=roc_auc(-tau32, labels),
-                                 window_and_tau32=roc_auc(np.where(window, -tau32, -2.0), labels))
+                                 window_and_tau32=roc_auc(2.0 * window - tau32, labels))
 
     def categorical_metrics(state: dict, beta: float) -> dict:
         model = cat.make_categorical_jet_vae(recipe_.model, n_binary=recipe_.n_binary,

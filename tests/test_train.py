@@ -114,3 +114,36 @@ def test_overrides_and_bad_settings():
         main(["wjets", "--set", "n_train"])
     with pytest.raises(SystemExit):
         main(["nosuchsweep"])
+
+
+# ---------------------------------------------------------------------------------------------
+# chapter 5: the shipped top/QCD classifier
+
+
+def test_shipped_topqcd_files_are_small_load_safely_and_match_their_metadata():
+    from pathlib import Path
+
+    from jetgeom_lite import categorical as cat
+    from jetgeom_lite.metrics import roc_auc
+    from jetgeom_lite.train import TopQCDRecipe, topqcd_jets
+
+    shipped = cat.load_pretrained_classifier("topqcd")
+    assert isinstance(load_pretrained_sweep("topqcd"), cat.PretrainedClassifier)
+    folder = Path(shipped.folder)
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 10 * 2 ** 20
+    for path in folder.glob("*.pt"):
+        torch.load(path, weights_only=True)  # plain tensors only
+    meta = shipped.metadata
+    assert meta["recipe"] == TopQCDRecipe().to_dict() | {"alpha_weights": list(TopQCDRecipe().alpha_weights),
+                                                        "seeds": list(TopQCDRecipe().seeds),
+                                                        "beta_hat_variants_GeV": list(TopQCDRecipe().beta_hat_variants_GeV),
+                                                        "mass_window_GeV": list(TopQCDRecipe().mass_window_GeV)}
+    # the read-out stage's numbers are recomputed from the files on the same held-out jets
+    particles, mask, labels, _ = topqcd_jets(TopQCDRecipe(), meta["recipe"]["n_eval_per_class"],
+                                             meta["recipe"]["eval_seed"])
+    result = cat.unsupervised_score(shipped.model(), particles, mask)
+    stage = meta["readout_stage"]
+    assert result.orientation == meta["main"]["metrics"]["orientation"][stage]
+    assert roc_auc(result.score, labels) == pytest.approx(meta["main"]["metrics"]["auc"][stage], abs=1e-9)
+    assert result.kl_bern_per_unit.tolist() == pytest.approx(meta["main"]["metrics"]["kl_bern_per_unit"][stage],
+                                                             rel=1e-5)
