@@ -208,3 +208,24 @@ def test_bad_points_and_encoder_outputs_are_refused():
         build_latent_metric(np.zeros((10, 2)), np.zeros((10, 2)), n_centroids=3, directions=[5])
     with pytest.raises(ValueError, match="sigma"):
         fisher_rao_distance([0.0], [-1.0], [0.0], [1.0])
+
+
+def test_plotting_functions_draw_the_metric_and_traces():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jetgeom_lite.plotting import draw_hmc_traces, draw_log_volume_map
+    from jetgeom_lite.plotting import geometry as plotting_geometry
+
+    assert doctest.testmod(plotting_geometry).failed == 0
+    metric = _random_metric()
+    fig, (left, right) = plt.subplots(1, 2)
+    image = draw_log_volume_map(left, metric, plane=(0, 2), fixed=[0.0, 0.3, 0.0], n_grid=15)
+    # the map holds the log volume at its grid points (lower left corner: x and y at their minima)
+    expected = metric.log_volume(np.array([[-2.5, 0.3, -2.5]]))[0]
+    assert image.get_array()[0, 0] == pytest.approx(expected)
+    lines = draw_hmc_traces(right, np.zeros((10, 5, 2)), chains=(0, 3), direction=1)
+    assert len(lines) == 2
+    plt.close(fig)
