@@ -60,12 +60,13 @@ else
   say "venv with $PYTHON ($version) at $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-pip() { "$VENV/bin/python" -m pip "$@"; }
+# pip's status survives the filter (pipefail); the filter drops this machine's notes on its local indexes.
+pip() { "$VENV/bin/python" -m pip "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }; }
 say "Colab's preinstalled set: ${PREINSTALLED[*]}"
-pip install --quiet --prefer-binary "${PREINSTALLED[@]}" 2>&1 | grep -v "^WARNING: Location" || true
+pip install --quiet --prefer-binary "${PREINSTALLED[@]}"
 pip freeze | grep -i -E "^($(IFS='|'; echo "${WATCHED[*]}"))==" > "$WORK/preinstalled.txt"
 say "test runner (constrained to the preinstalled versions): ${TOOLS[*]}"
-pip install --quiet --prefer-binary -c "$WORK/preinstalled.txt" "${TOOLS[@]}" 2>&1 | grep -v "^WARNING: Location" || true
+pip install --quiet --prefer-binary -c "$WORK/preinstalled.txt" "${TOOLS[@]}"
 
 # ---------------------------------------------------------------- the install cell, from this checkout
 spec=$("$VENV/bin/python" - "$REPO" <<'PY'
@@ -91,7 +92,9 @@ say "here:         pip install -q \"$local_spec\""
 if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no -- jetgeom_lite pyproject.toml)" ]; then
   say "NOTE: jetgeom_lite/ or pyproject.toml has uncommitted changes; Colab installs commits, so they are not tested"
 fi
-pip install -q "$local_spec" 2>&1 | grep -v "^WARNING: Location" || true
+# A fresh runtime has no jetgeom-lite; a reused venv must not keep the one of an older commit.
+pip uninstall -y -q jetgeom-lite >/dev/null 2>&1 || true
+pip install -q "$local_spec"
 pip freeze | grep -i -E "^($(IFS='|'; echo "${WATCHED[*]}"))==" > "$WORK/after_install.txt"
 if ! diff -u "$WORK/preinstalled.txt" "$WORK/after_install.txt"; then
   say "FAIL: installing the package changed Colab's preinstalled packages (above)"
