@@ -842,9 +842,7 @@ def _jet_kinematics(particles: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray
 def _limit(n: int | None, total: int) -> int:
     if n is None:
         return total
-    if isinstance(n, bool) or int(n) != n or n <= 0:
-        raise ValueError(f"n must be a positive whole number or None; got {n!r}")
-    return min(int(n), total)
+    return min(check_integer(n, "n", minimum=1, example="1000"), total)
 
 
 def read_qg_jets(path: str | os.PathLike, n: int | None = None) -> Jets:

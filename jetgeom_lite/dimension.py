@@ -100,9 +100,7 @@ def _as_sweep(betas, values, name: str, window: int) -> tuple[np.ndarray, np.nda
     if betas.shape != values.shape:
         raise ValueError(f"betas has {betas.size} points but {name} has {values.size}; pass one "
                          f"{name} value per beta.")
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 2:
-        raise ValueError(f"window must be an integer of at least 2 sweep points, got {window!r}.")
-    window = int(window)
+    window = check_integer(window, "window", minimum=2, example="3")
     if betas.size < window:
         raise ValueError(f"a sweep of {betas.size} points is too short for window={window}; "
                          f"give at least {window} betas or a smaller window (>= 2).")

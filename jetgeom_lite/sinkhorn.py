@@ -172,6 +172,7 @@ def ground_cost(jets_a: torch.Tensor, jets_b: torch.Tensor, *, R: float = 0.8, b
     >>> round(float(ground_cost(a, b, R=1.0)), 4)      # 2 pi - 6.2, not 6.2
     0.0832
     """
+    R, beta = check_positive(R, "R", example="0.8"), check_positive(beta, "beta")
     dy = jets_a[:, :, None, 1] - jets_b[:, None, :, 1]
     dphi = torch.remainder(jets_a[:, :, None, 2] - jets_b[:, None, :, 2] + math.pi, 2 * math.pi) - math.pi
     squared = dy * dy + dphi * dphi

@@ -108,8 +108,10 @@ def test_bad_input_is_refused_with_a_clear_message(function):
         function(BETAS, np.r_[good[:-1], np.nan])
     with pytest.raises(ValueError, match="too short"):
         function(BETAS[:2], good[:2], window=3)
-    with pytest.raises(ValueError, match="window"):
+    with pytest.raises(ValueError, match="window must be an integer >= 2"):
         function(BETAS, good, window=1)
+    with pytest.raises(TypeError, match="window must be an integer"):
+        function(BETAS, good, window=2.5)
     with pytest.raises(ValueError, match="1-D"):
         function(BETAS, np.ones((BETAS.size, 2)))
     with pytest.raises(TypeError):
