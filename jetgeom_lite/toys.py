@@ -433,8 +433,7 @@ def wiggly_circle(n: int = 3000, radius: float = 1.0, amplitude: float = 0.15, f
     amplitude = _check_length(amplitude, "amplitude")
     if amplitude >= radius:
         raise ValueError(f"amplitude={amplitude} must be smaller than radius={radius}.")
-    if isinstance(frequency, bool) or not isinstance(frequency, (int, np.integer)) or frequency < 1:
-        raise ValueError(f"frequency must be a positive integer number of wiggles, got {frequency!r}.")
+    frequency = check_integer(frequency, "frequency", minimum=1, example="150")
     noise = _check_length(noise, "noise", allow_zero=True)
     ambient = _check_ambient(ambient_dimension, 2)
     rng = np.random.default_rng(seed)
