@@ -18,8 +18,9 @@ regulariser :math:`\lambda e^{-\tau|z|^2}` that keeps :math:`G` invertible far f
 
     \log\sqrt{\det G(z)} = \tfrac12 \sum_k \log G_{kk}(z),
 
-computed here in float64 by log-sum-exp over the centroids, never with ``det`` and never clamped
-(the reference codes do both, and get the gradient wrong: see the book's chapter 6). The
+computed here in float64 with the largest term factored out (as in log-sum-exp), never with
+``det`` and never clamped (the reference codes do both, and get the gradient wrong: see the
+book's chapter 6). The
 *intrinsic prior* :math:`\pi(z) \propto \sqrt{\det G(z)}` is sampled by :mod:`jetgeom_lite.hmc`.
 
 Latent coordinates are dimensionless (the VAE's prior is N(0, I)); all arrays are numpy float64.

@@ -4,6 +4,13 @@ Classification metrics take a score per jet (larger = more signal-like) and the 
 (1 = signal, 0 = background). Labels are read only here, to judge a score that was made without
 them.
 
+Generated-jet metrics (chapter 6) compare a generated sample with a real one, after Kansal et
+al. (arXiv:2211.10295): W1 of 1-d observables (:func:`wasserstein_1d`), FPD and KPD on IRC-safe
+energy flow polynomials (:func:`irc_safe_features`), and EMD coverage/MMD (:func:`coverage_mmd`).
+Jets are energyflow-style ``(pT, y, phi)`` rows, zero-padded ``(n_jets, M, 3)`` with a mask (or a
+:class:`~jetgeom_lite.data.Jets`); decoder output goes through :func:`generated_jets` first. Every
+resampling is seeded; always quote a real-vs-real value at the same sample size beside a result.
+
 >>> import numpy as np
 >>> from jetgeom_lite.metrics import roc_auc
 >>> round(roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])), 3)
