@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import check_finite_array, check_number
+
 __all__ = [
     "LatentMetric",
     "nearest_neighbour_temperature",
@@ -53,26 +55,13 @@ _CHUNK_ELEMENTS = 2_000_000
 
 
 def _finite_array(value: Any, name: str, ndim: int) -> np.ndarray:
-    """``value`` as a float64 array of ``ndim`` dimensions with finite entries, else ValueError."""
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a numeric array; got {type(value).__name__}") from error
-    if array.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-d array; got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains {int(np.sum(~np.isfinite(array)))} NaN or infinite values; "
-                         "drop or fix those entries first")
-    return array
+    """``value`` as a float64 array of ``ndim`` dimensions with finite entries (may be empty)."""
+    return check_finite_array(value, name, ndim=ndim, min_size=0)
 
 
 def _finite_scalar(value: Any, name: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number) or (number <= 0 if positive else number < 0):
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}; got {value!r}")
-    return number
+    """A finite number, > 0 with ``positive``, else >= 0."""
+    return check_number(value, name, low=0.0, low_open=positive, example="1.0" if positive else "0.0")
 
 
 @dataclass(frozen=True, eq=False)

@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._validation import check_integer
 from .geometry import LatentMetric
 
 __all__ = [
@@ -78,8 +79,7 @@ def leapfrog(z: Any, rho: Any, grad_log_density: Density, step_size: Any, n_step
     >>> bool(abs(0.5 * (z**2 + rho**2).sum() - 0.5) < 1e-3)          # energy nearly kept
     True
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1; got {n_steps!r}")
+    n_steps = check_integer(n_steps, "n_steps", minimum=1)
     z = np.array(z, dtype=np.float64)
     rho = np.array(rho, dtype=np.float64)
     if z.ndim != 2 or rho.shape != z.shape:
@@ -153,9 +153,7 @@ def _check_callable(function: Any, name: str) -> None:
 
 
 def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
+    return check_integer(value, name, minimum=minimum)
 
 
 def hmc_sample(log_density: Density, grad_log_density: Density, initial: Any, *, n_samples: int,
