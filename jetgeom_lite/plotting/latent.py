@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._validation import check_integer, check_jets, check_positive
-from .jets import event_display
+from .jets import PROCESS_COLORS, event_display
 
 __all__ = ["LatentWalk", "decode_along", "decoded_jet_mass", "decoded_as_jets", "draw_latent_strip",
            "LatentExplorer", "latent_explorer"]
@@ -221,7 +221,7 @@ def decode_along(model: Any, direction: int, offsets: Sequence[float], *, base: 
 
 
 def draw_latent_strip(axes: Any, walks: Sequence[LatentWalk], *, names: Sequence[str] | None = None,
-                      color: str = "#2ca02c", limit: float = 0.45, total_area: float = 600.0,
+                      color: str = PROCESS_COLORS["W"], limit: float = 0.45, total_area: float = 600.0,
                       label_observables: bool = True, fontsize: float = 8.0) -> list:
     """Draw each walk as a row of event displays: ``axes[row, column]`` shows ``walks[row].jets[column]``.
 
@@ -240,7 +240,7 @@ def draw_latent_strip(axes: Any, walks: Sequence[LatentWalk], *, names: Sequence
         How each walk's coordinate is written in the titles (math text allowed), e.g.
         ``["$z_1$", "$z_2$"]``; default ``$z_k$`` with the model's index ``k``.
     color : str
-        Marker colour.
+        Marker colour (default: the book's colour of W jets).
     limit : float
         Half-width of every panel in y and phi [rad].
     total_area : float
@@ -348,7 +348,7 @@ def _frame_png(walk: LatentWalk, code: np.ndarray, titles: dict, color: str, lim
 
 
 def latent_explorer(model: Any, directions: Sequence[int], *, limits: Any = 3.0, base: Any = None,
-                    names: Sequence[str] | None = None, pt_scale: float = 550.0, color: str = "#2ca02c", limit: float = 0.45,
+                    names: Sequence[str] | None = None, pt_scale: float = 550.0, color: str = PROCESS_COLORS["W"], limit: float = 0.45,
                     continuous_update: bool = False) -> LatentExplorer:
     """Sliders on latent directions that decode a jet live, with its mass and prong balance.
 
@@ -373,7 +373,7 @@ def latent_explorer(model: Any, directions: Sequence[int], *, limits: Any = 3.0,
     pt_scale : float
         Jet pT [GeV] for the mass.
     color : str
-        Marker colour.
+        Marker colour (default: the book's colour of W jets).
     limit : float
         Half-width of the event display [rad].
     continuous_update : bool
