@@ -27,7 +27,7 @@ The top/QCD classifier of chapter 5 (``python -m jetgeom_lite.train topqcd``, se
 :class:`TopQCDRecipe`): a :func:`jetgeom_lite.categorical.make_categorical_jet_vae` model with one
 relaxed-Bernoulli unit, trained without labels on a 50/50 mix of top and QCD jets at
 beta_hat = 50 GeV while the weight of the Bernoulli KL rises 0.01 -> 0.46 (then 1, to show the
-collapse); beside it two more seeds, a 10% top mix, two other beta, a supervised tagger with the
+collapse); beside it two more seeds, a 10% top mix, a finer beta (25 GeV), a supervised tagger with the
 same trunk, and a Gaussian VAE trained on QCD only (the classic anomaly score). Every metric in its
 ``metadata.json`` is measured on the float16 weights, on 2,000 + 2,000 held-out jets. Load it
 with ``jetgeom_lite.categorical.load_pretrained_classifier("topqcd")``.
@@ -287,7 +287,7 @@ class TopQCDRecipe:
     lr_final_fraction: float = 0.1
     seeds: tuple = (0, 1, 2)
     top_fraction_low: float = 0.1
-    beta_hat_variants_GeV: tuple = (25.0, 100.0)
+    beta_hat_variants_GeV: tuple = (25.0,)
     qcd_vae_beta_hat_GeV: float = 20.0
     qcd_vae_steps: int = 2000
     tagger_steps: int = 1500
@@ -498,7 +498,7 @@ def train_topqcd(recipe_: TopQCDRecipe, out: str | Path, *, parts=TOPQCD_PARTS, 
 
     Parts: ``"main"`` (seed 0, with the continuation to alpha_w = 1), ``"seeds"`` (seeds 1, 2),
     ``"variants"`` (10% tops, the supervised tagger, the QCD-only Gaussian VAE), ``"betas"``
-    (two other beta). Parts may run in separate processes (``--part``) and be evaluated together
+    (the other beta of ``beta_hat_variants_GeV``). Parts may run in separate processes (``--part``) and be evaluated together
     (``--part evaluate``); the weights are the same bits either way (CPU, one thread).
     """
     out = Path(out)
