@@ -988,7 +988,7 @@ def load_pretrained_classifier(name: str = "topqcd", directory=None) -> Pretrain
     Examples
     --------
     >>> shipped = load_pretrained_classifier("topqcd")          # doctest: +SKIP
-    >>> model = shipped.model()                                 # alpha_w = 0.46, the read-out stage
+    >>> model = shipped.model()        # alpha_w = 0.46, the read-out stage  # doctest: +SKIP
     """
     import json
     from pathlib import Path

@@ -42,8 +42,11 @@ def draw_rejection_curve(ax, score, labels, *, label: str, min_efficiency: float
     return lines
 
 
-def draw_score_histogram(ax, score, labels, *, bins=40, names=("QCD", "top"), colors=None, xlabel: str = "score"):
+def draw_score_histogram(ax, score, labels, *, bins=40, names=("QCD", "top"), colors=None, xlabel: str = "score",
+                         what: str = "jets"):
     """Histograms of a score per true class, each normalised to unit area.
+
+    The legend names each class and counts its members (``what``: "jets", or "points" for a toy).
 
     Returns the list of patches objects ``ax.hist`` made (background first).
     """
@@ -54,7 +57,7 @@ def draw_score_histogram(ax, score, labels, *, bins=40, names=("QCD", "top"), co
     artists = []
     for value, name, color in zip((0, 1), names, colors):
         artists.append(ax.hist(score[labels == value], bins=edges, density=True, histtype="stepfilled", alpha=0.35,
-                               color=color, label=f"{name} ({int(np.sum(labels == value))} jets)")[2])
+                               color=color, label=f"{name} ({int(np.sum(labels == value))} {what})")[2])
         ax.hist(score[labels == value], bins=edges, density=True, histtype="step", color=color, lw=1.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
