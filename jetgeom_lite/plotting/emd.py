@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .jets import _OTHER_COLORS, PROCESS_COLORS, PROCESS_LABELS
+from .jets import _OTHER_COLORS, PROCESS_COLORS, PROCESS_LABELS, format_log_axis
 
 __all__ = [
     "transport_lines",
@@ -172,7 +172,7 @@ def dimension_curves(ax: Any, results: Mapping[str, Any], *, colors: Mapping[str
             ax.fill_between(result.Q, result.lower, result.upper, color=color, alpha=band_alpha, linewidth=0)
         (lines[label],) = ax.plot(result.Q, result.dimension, color=color, linewidth=2,
                                   linestyle=linestyles.get(label, "-"), label=PROCESS_LABELS.get(label, label))
-    ax.set_xscale("log")
+    format_log_axis(ax, "x")
     ax.set(xlabel="distance scale $Q$ (EMD) [GeV]", ylabel=r"correlation dimension $\dim(Q)$")
     if pt_reference is not None:
         if not (np.isfinite(pt_reference) and pt_reference > 0):

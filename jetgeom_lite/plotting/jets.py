@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..data import Jets, _wrap_phi
 
@@ -33,6 +34,7 @@ __all__ = [
     "PROCESS_COLORS",
     "PROCESS_LABELS",
     "process_color",
+    "format_log_axis",
     "event_display",
     "compare_histograms",
     "mark_values",
@@ -88,6 +90,38 @@ def process_color(process: str) -> str:
         raise ValueError(f"no book colour for process {process!r}; choose one of {list(PROCESS_COLORS)} "
                          f"or pass a matplotlib colour yourself")
     return PROCESS_COLORS[process]
+
+
+def _plain_number(value: float, _position: Any = None) -> str:
+    return f"{value:g}"
+
+
+def format_log_axis(ax: Any, axis: str = "x") -> None:
+    """Put ``axis`` of ``ax`` on a log scale with tick labels as plain numbers (0.01, 0.1, 1).
+
+    The book quotes numbers as "0.01 u" or "100 GeV", not as powers of ten: the ticks say the same.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    axis : {"x", "y"}
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = Figure().add_subplot()
+    >>> ax.plot([0.01, 1.0], [0, 1]); format_log_axis(ax)  # doctest: +ELLIPSIS
+    [...]
+    >>> ax.xaxis.get_major_formatter()(0.01)
+    '0.01'
+    """
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}.")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    target.set_major_locator(LogLocator(base=10.0))
+    target.set_major_formatter(FuncFormatter(_plain_number))
+    target.set_minor_formatter(NullFormatter())
 
 
 def _one_jet(particles: np.ndarray | Jets, mask: np.ndarray | None, centre: tuple[float, float] | None,

@@ -25,13 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.patches import Ellipse
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..vae import VAE, BetaSweep, decoded_posterior_covariance, make_mlp_vae
+from .jets import format_log_axis
 
 __all__ = [
     "LATENT_COLORS",
-    "format_log_axis",
     "load_state",
     "covariance_ellipse",
     "draw_decoded_grid",
@@ -48,38 +47,6 @@ __all__ = [
 #: One colour per latent direction, in order of information (Okabe-Ito: blue, vermillion,
 #: bluish green, reddish purple).
 LATENT_COLORS: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
-
-
-def _plain_number(value: float, _position: Any = None) -> str:
-    return f"{value:g}"
-
-
-def format_log_axis(ax: Any, axis: str = "x") -> None:
-    """Put ``axis`` of ``ax`` on a log scale with tick labels as plain numbers (0.01, 0.1, 1).
-
-    The book quotes beta as "0.01 u", not as a power of ten: the ticks say the same.
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-    axis : {"x", "y"}
-
-    Examples
-    --------
-    >>> from matplotlib.figure import Figure
-    >>> ax = Figure().add_subplot()
-    >>> ax.plot([0.01, 1.0], [0, 1]); format_log_axis(ax)  # doctest: +ELLIPSIS
-    [...]
-    >>> ax.xaxis.get_major_formatter()(0.01)
-    '0.01'
-    """
-    if axis not in ("x", "y"):
-        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}.")
-    target = ax.xaxis if axis == "x" else ax.yaxis
-    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-    target.set_major_locator(LogLocator(base=10.0))
-    target.set_major_formatter(FuncFormatter(_plain_number))
-    target.set_minor_formatter(NullFormatter())
 
 
 def load_state(sweep: BetaSweep, index: int, data_dim: int, latent_dim: int,
