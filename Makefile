@@ -16,6 +16,9 @@ export PYTHONHASHSEED := 0
 # Python code outside notebooks draws with Agg (no display needed). Notebooks must not inherit
 # MPLBACKEND: it overrides the kernel's inline backend and every figure would vanish from the book.
 UNIT_ENV := MPLBACKEND=Agg
+# One torch thread per kernel: on 2 shared cores, spinning OpenMP threads slowed Sinkhorn 6-10x
+# (chapter 2). A reader's own JETGEOM_THREADS wins.
+export JETGEOM_THREADS ?= 1
 NOTEBOOK_ENV := env -u MPLBACKEND
 # Generated jets are cached under _build/ (ignored by git) unless you set JETGEOM_DATA yourself,
 # so a build or CI run on a clean clone is self-contained.

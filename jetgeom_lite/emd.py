@@ -261,8 +261,7 @@ def _ground_distances(out: np.ndarray, y_rows: np.ndarray, phi_rows: np.ndarray,
 
 
 def emd(jet_a: Any, jet_b: Any, *, mask_a: Any = None, mask_b: Any = None, R: float = 0.8, beta: float = 1.0,
-        norm: bool = False, return_plan: bool = False,
-        return_flow: bool | None = None) -> float | tuple[float, np.ndarray]:
+        norm: bool = False, return_plan: bool = False) -> float | tuple[float, np.ndarray]:
     """Exact Earth Mover's Distance between two jets, in energyflow's convention.
 
         EMD = min_f sum_ij f_ij (theta_ij / R)**beta + |sum_i pT_i - sum_j pT'_j|
@@ -284,9 +283,7 @@ def emd(jet_a: Any, jet_b: Any, *, mask_a: Any = None, mask_b: Any = None, R: fl
         term vanishes; the EMD is then a fraction of the jet pT. Must be ``True`` or ``False``.
     return_plan : bool
         Also return the optimal transport plan (the same name as in
-        :func:`jetgeom_lite.sinkhorn.sinkhorn_emd`).
-    return_flow : bool, optional
-        The former name of ``return_plan``; still accepted (energyflow calls the plan the flow).
+        :func:`jetgeom_lite.sinkhorn.sinkhorn_emd`; energyflow calls it the flow).
 
     Returns
     -------
@@ -315,8 +312,6 @@ def emd(jet_a: Any, jet_b: Any, *, mask_a: Any = None, mask_b: Any = None, R: fl
     R, beta = _check_scale(R, beta)
     norm = check_bool(norm, "norm")
     return_plan = check_bool(return_plan, "return_plan")
-    if return_flow is not None:
-        return_plan = return_plan or check_bool(return_flow, "return_flow")
     (a, rows_a), (b, rows_b) = _real_rows(jet_a, "jet_a", mask_a), _real_rows(jet_b, "jet_b", mask_b)
     stacked_a, stacked_b = _stack([a], norm), _stack([b], norm)
     weights_a, weights_b = stacked_a.weights.copy(), stacked_b.weights.copy()

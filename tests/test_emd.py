@@ -127,7 +127,7 @@ def test_agrees_with_energyflow(sample):
 def test_flow_is_an_optimal_transport_plan(sample):
     a, b = sample[0], sample[1]
     padded = np.vstack([a, np.zeros((5, 3))])
-    value, flow = emd(padded, b, R=0.8, return_flow=True)
+    value, flow = emd(padded, b, R=0.8, return_plan=True)
     assert flow.shape == (len(padded), len(b))
     assert np.all(flow >= 0) and np.all(flow[len(a):] == 0)
     assert np.all(flow.sum(axis=1)[: len(a)] <= a[:, 0] + 1e-9)
@@ -303,14 +303,14 @@ def test_norm_and_return_plan_must_be_booleans():
         emd(a, b, return_plan="yes")
 
 
-def test_return_plan_is_the_one_name_and_return_flow_still_works():
+def test_return_plan_is_the_one_name():
     a = np.array([[50.0, 0.0, 0.0], [50.0, 0.0, 0.4]])
     b = np.array([[100.0, 0.0, 0.2]])
     value, plan = emd(a, b, R=0.8, return_plan=True)
-    old_value, old_plan = emd(a, b, R=0.8, return_flow=True)
-    assert value == old_value == pytest.approx(100 * 0.2 / 0.8)
-    np.testing.assert_array_equal(plan, old_plan)
+    assert value == pytest.approx(100 * 0.2 / 0.8)
     np.testing.assert_allclose(plan, [[50.0], [50.0]])
+    with pytest.raises(TypeError, match="return_flow"):
+        emd(a, b, R=0.8, return_flow=True)
 
 
 def test_numpy_scalars_are_numbers_everywhere():

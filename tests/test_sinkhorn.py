@@ -218,7 +218,7 @@ def test_position_gradients_agree_with_the_exact_emd(pairs):
     for gradient in ("last", "unrolled"):
         exact_grads, sinkhorn_grads = [], []
         for a_np, b_np in zip(left[:8], right[:8]):
-            _, flow = emd(a_np, b_np, R=0.8, return_flow=True)
+            _, flow = emd(a_np, b_np, R=0.8, return_plan=True)
             a = torch.from_numpy(a_np).clone().requires_grad_(True)
             (torch.from_numpy(flow) * ground_cost(a[None], torch.from_numpy(b_np)[None])[0]).sum().backward()
             exact_grads.append(a.grad[:, 1:].flatten())

@@ -36,7 +36,7 @@ def transport_lines(ax: Any, particles_a: np.ndarray, particles_b: np.ndarray, f
         (centred jets need no phi wrapping).
     flow : ndarray, shape (M, M')
         ``f_ij``, the pT moved from particle i of the first jet to particle j of the second
-        (``emd(..., return_flow=True)``).
+        (``emd(..., return_plan=True)``).
     max_width : float
         Line width (points) of the largest flow.
     smallest : float
