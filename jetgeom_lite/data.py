@@ -38,9 +38,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-# _wrap_phi, _cluster_sequence and _quiet_stdout live in ._jets; they stay importable from here
-# (jetgeom_lite.plotting.jets imports _wrap_phi from this module).
-from ._jets import _cluster_sequence, _quiet_stdout, _wrap_phi  # noqa: F401
+# The private helpers every jet module shares live in ._jets.
+from ._jets import _cluster_sequence, _quiet_stdout, _wrap_phi
 from ._validation import check_bool, check_integer, check_jets, check_n_jobs, check_number, check_positive
 
 __all__ = [

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ..data import Jets, _wrap_phi
+from .._jets import _wrap_phi
+from ..data import Jets
 
 __all__ = [
     "BOOK_STYLE",
