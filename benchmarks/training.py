@@ -97,13 +97,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                         help="CPU thread counts to time (the training command uses 1)")
     parser.add_argument("--reproduce", action="store_true", help="run and time the full training command")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="time a changed recipe, as in `python -m jetgeom_lite.train --set`")
     args = parser.parse_args()
 
     shipped = recipe("wjets")
+    if args.overrides:
+        from jetgeom_lite.train import _parse_overrides
+
+        shipped = shipped.with_overrides(_parse_overrides(args.overrides))
     print(f"torch {torch.__version__}; model: "
           f"{sum(p.numel() for p in make_jet_vae(shipped.model).parameters()):,} parameters, "
           f"Sinkhorn eps {shipped.model.eps} / {shipped.model.n_iterations} iterations, batch {shipped.batch_size}")
-    jets = load_jets(shipped.process, 2000, seed=shipped.train_seed, progress=False)
+    window = {} if shipped.mass_range_GeV is None else {"mass_range": shipped.mass_range_GeV}
+    jets = load_jets(shipped.process, 2000, seed=shipped.train_seed, progress=False, **window)
     particles, mask = jet_tensors(preprocess(jets, recluster_R=shipped.recluster_R,
                                              max_particles=shipped.max_particles))
     beta = float(shipped.betas_down()[len(shipped.betas_down()) // 2])
@@ -121,11 +128,12 @@ def main() -> None:
         print(f"{row['device']:8} {1e3 * row['seconds_per_step']:9.1f} {row['jets_per_second']:9.0f} "
               f"{row['sinkhorn_share']:15.0%}")
 
-    n_betas_total = 2 * shipped.n_betas - 1
-    total_steps = shipped.steps_first_beta + (n_betas_total - 1) * shipped.steps_per_beta
+    # two sweeps of n_betas each, from scratch, trained at once in two processes (--jobs 2)
+    n_betas_total = 2 * shipped.n_betas
+    total_steps = shipped.steps_first_beta + (shipped.n_betas - 1) * shipped.steps_per_beta
     # evaluation of one beta, as train_sweep does it (rounded weights, held-out jets)
     held_out = jet_tensors(preprocess(load_jets(shipped.process, shipped.n_eval, seed=shipped.eval_seed,
-                                                progress=False),
+                                                progress=False, **window),
                                       recluster_R=shipped.recluster_R, max_particles=shipped.max_particles))
     model = make_jet_vae(shipped.model, seed=0).eval()
     start = time.perf_counter()
@@ -135,9 +143,10 @@ def main() -> None:
     evaluation = time.perf_counter() - start
     for row in rows:
         estimate = total_steps * row["seconds_per_step"] + n_betas_total * evaluation
-        print(f"\nextrapolated `python -m jetgeom_lite.train wjets` on {row['device']}: {total_steps} steps x "
-              f"{1e3 * row['seconds_per_step']:.0f} ms + {n_betas_total} evaluations x {evaluation:.1f} s (CPU) "
-              f"= {estimate / 60:.1f} min (plus loading the jets)")
+        print(f"\nextrapolated `python -m jetgeom_lite.train wjets` on {row['device']}: {total_steps} steps per sweep "
+              f"(both sweeps at once, one per core) x {1e3 * row['seconds_per_step']:.0f} ms + {n_betas_total} "
+              f"evaluations x {evaluation:.1f} s (CPU) = {estimate / 60:.1f} min (plus loading the jets; two "
+              f"processes on two cores run each step somewhat slower than one alone)")
     try:
         recorded = load_pretrained_sweep("wjets").metadata["timing"]
         print(f"recorded in the shipped metadata: {recorded['total_seconds'] / 60:.1f} min in all, "

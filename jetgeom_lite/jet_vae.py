@@ -43,7 +43,7 @@ through the whole chain raw jet -> preprocess -> encoder. An encoder of the ener
 Example::
 
     sweep = load_pretrained_sweep("wjets")
-    model = sweep.model("down", -1)                  # the finest beta, beta_hat = 3 GeV
+    model = sweep.model("up", 0)                     # the upward sweep starts at its finest beta, 2 GeV
     particles, mask = jet_tensors(preprocess(load_jets("W", 100, seed=1), recluster_R=0.07,
                                              max_particles=50))
     mu, log_var = model.encode(particles, mask)

@@ -21,7 +21,7 @@ from ._jets import _cluster_sequence, _quiet_stdout, _wrap_phi
 from ._validation import check_jets, check_positive
 from .data import Jets
 
-__all__ = ["NSubjettiness", "nsubjettiness", "TwoProngs", "two_prongs"]
+__all__ = ["NSubjettiness", "nsubjettiness", "TwoProngs", "two_prongs", "ThirdEmission", "third_emission"]
 
 
 def _exclusive_subjets(jets: Jets, n_subjets: int, rows: np.ndarray,
@@ -174,3 +174,79 @@ def two_prongs(jets: Jets) -> TwoProngs:
     dphi = _wrap_phi(prong_phi[pick, softer] - prong_phi[pick, harder])
     balance = prong_pt[pick, softer] / prong_pt.sum(axis=1)
     return TwoProngs(axis_angle=np.arctan2(dphi, dy), pt_balance=balance, separation=np.hypot(dy, dphi))
+
+
+@dataclass(frozen=True)
+class ThirdEmission:
+    """The softest of three exclusive-kT subjets: a jet's third emission, beside its two prongs.
+
+    Attributes, each of shape (n,)
+    ----------
+    pt_fraction : numpy.ndarray
+        pT of the third subjet over the jet's scalar pT sum (0 for an exact two-prong jet).
+    angle : numpy.ndarray
+        Radians in (-pi, pi]: the direction of the third subjet seen from the two prongs'
+        pT-weighted centre, measured from the prong axis (harder -> softer prong of
+        :func:`two_prongs`); 0 means beyond the softer prong, pi beyond the harder one.
+    distance : numpy.ndarray
+        Angular distance (radians) of the third subjet from the nearer of the two prongs.
+    """
+
+    pt_fraction: np.ndarray
+    angle: np.ndarray
+    distance: np.ndarray
+
+
+def third_emission(jets: Jets) -> ThirdEmission:
+    """Decluster each jet into three exclusive-kT subjets and locate the softest against the prongs.
+
+    The two prongs are those of :func:`two_prongs` (two exclusive-kT subjets); the third
+    emission is the softest subjet of the three-subjet declustering. Rows ``(pT [GeV], y,
+    phi [rad])``; pT may be in GeV or fractions (only ratios are used).
+
+    Parameters
+    ----------
+    jets : Jets
+        Every jet needs at least three particles.
+
+    Returns
+    -------
+    ThirdEmission
+
+    Raises
+    ------
+    ValueError
+        If a jet has fewer than three particles (select them first, e.g. ``jets[jets.multiplicity >= 3]``).
+
+    Examples
+    --------
+    >>> from jetgeom_lite.data import Jets
+    >>> p = np.array([[[50.0, 0.1, 0.0], [49.0, -0.1, 0.0], [1.0, 0.0, 0.2]]])
+    >>> one = np.ones(1)
+    >>> third = third_emission(Jets(p, np.ones((1, 3), bool), 100 * one, 0 * one, 0 * one, 0 * one, "toy", {}))
+    >>> round(float(third.pt_fraction[0]), 2), round(float(abs(third.angle[0])), 1)    # about pi / 2
+    (0.01, 1.6)
+    """
+    jets = _check_jets(jets)
+    if np.any(jets.multiplicity < 3):
+        raise ValueError(f"third_emission needs at least three particles in every jet; "
+                         f"{int(np.sum(jets.multiplicity < 3))} jets have fewer: select them first, "
+                         "e.g. jets[jets.multiplicity >= 3].")
+    rows = np.arange(len(jets))
+    prong_pt, prong_y, prong_phi = _exclusive_subjets(jets, 2, rows)
+    three_pt, three_y, three_phi = _exclusive_subjets(jets, 3, rows)
+    harder = np.argmax(prong_pt, axis=1)
+    softer = 1 - harder
+    third = np.argmin(three_pt, axis=1)
+    # work in (y, phi) relative to the harder prong, phi the short way round
+    axis_y = prong_y[rows, softer] - prong_y[rows, harder]
+    axis_phi = _wrap_phi(prong_phi[rows, softer] - prong_phi[rows, harder])
+    weight = prong_pt[rows, softer] / prong_pt.sum(axis=1)
+    centre_y, centre_phi = weight * axis_y, weight * axis_phi
+    emission_y = three_y[rows, third] - prong_y[rows, harder]
+    emission_phi = _wrap_phi(three_phi[rows, third] - prong_phi[rows, harder])
+    to_y, to_phi = emission_y - centre_y, emission_phi - centre_phi
+    angle = np.arctan2(axis_y * to_phi - axis_phi * to_y, axis_y * to_y + axis_phi * to_phi)
+    distance = np.minimum(np.hypot(emission_y, emission_phi), np.hypot(emission_y - axis_y, emission_phi - axis_phi))
+    total = np.where(jets.mask, jets.particles[..., 0], 0.0).sum(axis=1)
+    return ThirdEmission(pt_fraction=three_pt[rows, third] / total, angle=angle, distance=distance)

@@ -29,14 +29,15 @@ How it is computed, and why:
 * gradients: ``gradient="unrolled"`` differentiates through every iteration (run in the log
   domain, where every step has a bounded derivative): the exact derivative of the returned
   value, at several times the time and memory. ``gradient="last"`` runs the iterations without
-  autograd and differentiates the entropic dual objective ``<a, f> + <b, g> - eps sum T``
-  through one final log-domain sweep from the converged potentials. By the envelope theorem
-  that is, at convergence, ``sum_j T_ij dC_ij`` for particle positions and the potentials for
-  pT: the same form as the exact EMD's own gradient, and it tends to it as ``eps -> 0``. It is
-  not the derivative of the returned cost (which has an extra ``eps dH(T)`` term): on real W
-  jets the position gradients of both modes agree with the exact EMD's to a cosine of 0.99 at
-  ``eps <= 0.05``; the pT gradient of "last" is good at ``eps <= 0.02`` and biased at
-  larger ``eps``.
+  autograd and returns the envelope-theorem gradient: the plan ``T`` and the potentials are
+  held at their converged values, so the gradient is ``sum_j T_ij dC_ij`` for particle
+  positions and the potentials ``f``, ``g`` for pT, the same form as the exact EMD's own
+  gradient, and it tends to it as ``eps -> 0``. It costs one product with the plan, nothing
+  per iteration. It is not the derivative of the returned cost (which has an extra
+  ``eps dH(T)`` term): on real W jets the position gradients of both modes agree with the
+  exact EMD's to a cosine of 0.99 at ``eps <= 0.05`` (``tests/test_sinkhorn.py``).
+* CPU detail: the products ``K v`` are taken as ``v^T K^T`` through a transposed view; torch's
+  batched matrix-vector kernel was ~8 times slower for the shapes of a training batch.
 """
 
 from __future__ import annotations
@@ -143,7 +144,9 @@ def _stabilised_scaling(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, on
             kernel = torch.exp(((f[:, :, None] + g[:, None, :] - cost) / current).clamp_min(floor))
             v = one_b
         # The floor keeps the row sums of real particles positive; empty slots divide by 1.
-        u = a / torch.where(on_a, torch.bmm(kernel, v[:, :, None])[..., 0], one_a)
+        # K v as v^T K^T: torch's batched matrix-vector kernel (K @ v) is ~8x slower on a CPU
+        # than the row-vector product through a transposed view (measured, batch 256 x 51 x 51)
+        u = a / torch.where(on_a, torch.bmm(v[:, None, :], kernel.transpose(1, 2))[:, 0], one_a)
         v = b / torch.where(on_b, torch.bmm(u[:, None, :], kernel)[:, 0], one_b)
         since_absorb += 1
     f = torch.where(on_a, f + current * torch.log(torch.where(on_a, u, one_a)), f)
@@ -328,19 +331,20 @@ def sinkhorn_emd(jets_a: Any, jets_b: Any, mask_a: Any = None, mask_b: Any = Non
             f, g = _stabilised_scaling(masked_cost, a, b, on_a, on_b, schedule, floor)
 
     if gradient == "last":
-        # one log-domain sweep at the target eps, with autograd, from the converged potentials
-        f = _log_domain_update(g.detach(), log_a, masked_cost, on_a, eps, dim=2)
-        g = _log_domain_update(f, log_b, masked_cost, on_b, eps, dim=1)
-    exponent = (f[:, :, None] + g[:, None, :] - masked_cost) / eps
-    plan = torch.exp(exponent.clamp_min(floor)).masked_fill(exponent < floor, 0.0)
-    value = (plan * cost).sum(dim=(1, 2))
-    if gradient == "last" and value.requires_grad:
-        # The value is the transport cost; its gradient is that of the entropic dual objective
-        # <a, f> + <b, g> - eps sum T through the last sweep, which at convergence is the
-        # envelope-theorem gradient (plan held fixed): sum_j T_ij dC_ij for positions, the
-        # potentials for pT, as for the exact EMD.
-        dual = (a * f).sum(dim=1) + (b * g).sum(dim=1) - eps * plan.sum(dim=(1, 2))
-        value = value.detach() + dual - dual.detach()
+        # The value is the transport cost of the plan; its gradient is the envelope-theorem one
+        # (plan and potentials held fixed at the optimum): T_ij for the ground cost, hence
+        # sum_j T_ij dC_ij for positions, and the potentials f, g for the pT weights, as for
+        # the exact EMD. Written as a surrogate: no autograd runs through the iterations.
+        exponent = (f[:, :, None] + g[:, None, :] - masked_cost.detach()) / eps
+        plan = torch.exp(exponent.clamp_min(floor)).masked_fill(exponent < floor, 0.0)
+        value = (plan * cost.detach()).sum(dim=(1, 2))
+        if torch.is_grad_enabled() and (cost.requires_grad or a.requires_grad or b.requires_grad):
+            surrogate = (plan * cost).sum(dim=(1, 2)) + (a * f).sum(dim=1) + (b * g).sum(dim=1)
+            value = value + surrogate - surrogate.detach()
+    else:
+        exponent = (f[:, :, None] + g[:, None, :] - masked_cost) / eps
+        plan = torch.exp(exponent.clamp_min(floor)).masked_fill(exponent < floor, 0.0)
+        value = (plan * cost).sum(dim=(1, 2))
     if single_a:
         value = value[0]
     if not return_plan:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from jetgeom_lite.data import Jets, generate_jets
-from jetgeom_lite.observables import nsubjettiness, two_prongs
+from jetgeom_lite.observables import nsubjettiness, third_emission, two_prongs
 
 
 def _jets(rows):
@@ -85,3 +85,25 @@ def test_numpy_numbers_are_numbers():
     assert by_numpy.tau1[0] == pytest.approx(100 * 0.4 / (400 * 0.8), rel=1e-9)
     with pytest.raises(TypeError, match="R0 must be a number"):
         nsubjettiness(jets, R0="0.8")
+
+
+def test_third_emission_position_and_fraction_by_hand():
+    # prongs: 300 GeV at the origin, 100 GeV at y = 0.3, so their pT-weighted centre is at y = 0.075;
+    # a 1 GeV emission (too soft to move a prong by more than ~1e-3 rad) placed by hand around it
+    prongs = [(300.0, 0.0, 0.0), (100.0, 0.3, 0.0)]
+    jets = _jets([prongs + [(1.0, 0.075, 0.3)],      # above the centre: +90 degrees from the axis
+                  prongs + [(1.0, 0.075, -0.3)],     # below: -90 degrees
+                  prongs + [(1.0, 0.6, 0.0)],        # beyond the softer prong: 0
+                  prongs + [(1.0, -0.3, 0.0)]])      # beyond the harder prong: 180 degrees
+    third = third_emission(jets)
+    np.testing.assert_allclose(third.pt_fraction, 1 / 401, rtol=1e-6)
+    np.testing.assert_allclose(third.angle[:3], [np.pi / 2, -np.pi / 2, 0.0], atol=0.02)
+    assert abs(third.angle[3]) == pytest.approx(np.pi, abs=0.02)
+    np.testing.assert_allclose(third.distance, [np.hypot(0.075, 0.3), np.hypot(0.075, 0.3), 0.3, 0.3], atol=0.01)
+
+
+def test_third_emission_wraps_phi_and_refuses_two_particle_jets():
+    shifted = _jets([[(300.0, 0.0, np.pi - 0.05), (100.0, 0.3, np.pi - 0.05), (1.0, 0.075, -np.pi + 0.25)]])
+    assert third_emission(shifted).angle[0] == pytest.approx(np.pi / 2, abs=0.02)
+    with pytest.raises(ValueError, match="at least three particles"):
+        third_emission(_jets([[(300.0, 0.0, 0.0), (100.0, 0.3, 0.0)]]))

@@ -22,9 +22,9 @@ TINY = ["n_train=200", "n_eval=40", "n_check=20", "n_betas=2", "steps_per_beta=3
         "model.decoder_hidden=[16]", "model.n_iterations=10"]
 
 
-def _run(out):
+def _run(out, jobs):
     arguments = [sys.executable, "-m", "jetgeom_lite.train", "wjets", "--out", str(out), "--no-progress",
-                 "--device", "cpu", "--threads", "1"]
+                 "--device", "cpu", "--threads", "1", "--jobs", str(jobs)]
     for item in TINY:
         arguments += ["--set", item]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -36,8 +36,8 @@ def _run(out):
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
-    stdout = _run(root / "first")
-    _run(root / "second")
+    stdout = _run(root / "first", jobs=2)   # the two sweeps in two processes at once
+    _run(root / "second", jobs=1)           # one after the other: the same bits
     return root / "first", root / "second", stdout
 
 
@@ -55,10 +55,10 @@ def test_tiny_recipe_writes_files_that_load(two_runs):
     assert "wrote" in stdout and "metadata.json" in stdout
     sweep = load_pretrained_sweep("wjets", directory=first)
     assert sweep.settings.latent_dim == 2 and sweep.settings.n_particles == 20
-    # down: 60 -> 20 GeV on a log grid of 2; up: back from the end state, the finest beta shared
+    # down: 60 -> 20 GeV on a log grid of 2; up: the same grid from the finest beta, both from scratch
     np.testing.assert_allclose(sweep.beta_hat("down"), [60.0, 20.0])
-    np.testing.assert_allclose(sweep.beta_hat("up"), [60.0])
-    assert len(sweep.states["down"]) == 2 and len(sweep.states["up"]) == 1
+    np.testing.assert_allclose(sweep.beta_hat("up"), [20.0, 60.0])
+    assert len(sweep.states["down"]) == 2 and len(sweep.states["up"]) == 2
     for state in torch.load(first / "down.pt", weights_only=True):
         assert all(value.dtype == torch.float16 for value in state.values())
     metadata = json.loads((first / "metadata.json").read_text())
@@ -70,18 +70,20 @@ def test_recorded_check_metrics_are_recomputed_from_the_files(two_runs):
     first, _, _ = two_runs
     sweep = load_pretrained_sweep("wjets", directory=first)
     data = sweep.metadata["data"]
-    jets = load_jets(data["process"], data["n_check"], seed=data["eval_seed"], progress=False)
+    window = {} if data["mass_range_GeV"] is None else {"mass_range": tuple(data["mass_range_GeV"])}
+    jets = load_jets(data["process"], data["n_check"], seed=data["eval_seed"], progress=False, **window)
     check = jet_tensors(preprocess(jets, center=True, normalize=True, recluster_R=data["recluster_R"],
                                    max_particles=data["max_particles"]))
-    record = sweep.metadata["sweeps"]["down"]["metrics"]
-    for index, beta in enumerate(sweep.betas["down"]):
-        result = evaluate_vae(sweep.model("down", index), check, beta, n_samples=2, seed=0, device="cpu",
-                              batch_size=1000)
-        assert result.kl == pytest.approx(record["check_kl"][index], rel=1e-6, abs=1e-9)
-        assert result.distortion == pytest.approx(record["check_distortion"][index], rel=1e-6)
+    for direction in ("down", "up"):
+        record = sweep.metadata["sweeps"][direction]["metrics"]
+        for index, beta in enumerate(sweep.betas[direction]):
+            result = evaluate_vae(sweep.model(direction, index), check, beta, n_samples=2, seed=0, device="cpu",
+                                  batch_size=1000)
+            assert result.kl == pytest.approx(record["check_kl"][index], rel=1e-6, abs=1e-9)
+            assert result.distortion == pytest.approx(record["check_distortion"][index], rel=1e-6)
 
 
-def test_a_rerun_with_the_same_seed_is_bit_identical(two_runs):
+def test_a_rerun_with_the_same_seed_is_bit_identical_in_one_or_two_processes(two_runs):
     first, second, _ = two_runs
     for name in ("down.pt", "up.pt"):
         a = torch.load(first / name, weights_only=True)
@@ -99,7 +101,7 @@ def test_a_rerun_with_the_same_seed_is_bit_identical(two_runs):
 def test_overrides_and_bad_settings():
     tiny = recipe("wjets").with_overrides({"n_train": 300, "model.latent_dim": 3, "mass_range_GeV": [75, 110]})
     assert tiny.n_train == 300 and tiny.model.latent_dim == 3 and tiny.mass_range_GeV == (75.0, 110.0)
-    assert recipe("wjets").n_train == 10_000  # the shipped recipe is untouched
+    assert recipe("wjets").n_train == 30_000  # the shipped recipe is untouched
     with pytest.raises(ValueError, match="unknown recipe setting 'n_trian'"):
         recipe("wjets").with_overrides({"n_trian": 3})
     with pytest.raises(ValueError, match="unknown model setting"):
