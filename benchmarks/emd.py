@@ -247,7 +247,7 @@ def sinkhorn_table(args: argparse.Namespace) -> None:
     for eps, iterations in [(0.1, 20), (0.05, 20), (0.02, 30), (0.01, 40), (0.005, 60)]:
         forward_seconds, _ = timed(lambda: run_ours(eps, iterations, None))
         backward_seconds, values = timed(lambda: run_ours(eps, iterations, "last"))
-        rows.append((f"jetgeom_lite sinkhorn_emd, gradient='last'", eps, iterations,
+        rows.append(("jetgeom_lite sinkhorn_emd, gradient='last'", eps, iterations,
                      n_pairs / forward_seconds, n_pairs / backward_seconds, *errors(values)))
     eps, iterations = 0.02, 30
     backward_seconds, values = timed(lambda: run_ours(eps, iterations, "unrolled"), repeats=2)

@@ -7,28 +7,20 @@
 2. The reproduction command: by default an extrapolation from the measured throughput (steps of
    the shipped recipe x seconds per step, plus the measured evaluation time per beta, scaled from
    one beta), printed next to the run time recorded in the shipped metadata. ``--reproduce`` runs
-   the whole command into a temporary folder and times it (15-20 minutes on 2 CPU cores) and
+   the whole command into a temporary folder and times it (about 31 minutes on 2 CPU cores) and
    compares its metrics with the shipped ones.
 
     python benchmarks/training.py                 # ~1 minute
 
-Measured on the book's 2-core build machine (shared with other jobs; +-30% from run to run),
-torch 2.13 CPU, the shipped model (89k parameters), batch 256, Sinkhorn eps 0.02 / 30 iterations:
+The numbers measured on the book's 2-core build machine are in benchmarks/README.md: one step of
+the shipped 208k-parameter model (batch 256, Sinkhorn eps 0.02 / 30 iterations) takes about 54 ms
+on one thread, 60% of it in the Sinkhorn distance, and the whole training command took 31 minutes
+with the two sweeps in two processes. Two threads are faster on an idle machine but collapse on
+a busy one (thread oversubscription: up to 40 times slower per step while other jobs ran), which
+is why the command uses one thread per process.
 
-    1 thread:  63 ms per step, 4,000 jets/s, 83% of each step in the Sinkhorn EMD (fwd + bwd)
-    2 threads: 36 ms per step, 7,200 jets/s, 86%
-    extrapolated training command (1 thread): 6,600 steps x 63 ms + 21 evaluations x 2.4 s = 7.8 min
-    measured: `python -m jetgeom_lite.train wjets` took 7.8 min (9.5 min for the shipped run, on a
-    busier machine), and reproduced the shipped weights bit for bit.
-
-Two threads are faster on an idle machine but collapse on a busy one (thread oversubscription:
-up to 40 times slower per step while other jobs ran), which is why the command defaults to one.
-No GPU was at hand; on a GPU the Sinkhorn iterations are batched matrix products and the step
-is expected to be dominated by kernel-launch overhead, not arithmetic.
     python benchmarks/training.py --gpu           # also on CUDA, if present
     python benchmarks/training.py --reproduce     # the full command, timed
-
-The numbers measured on the book's build machine are in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -158,7 +150,7 @@ def main() -> None:
     if args.reproduce:
         with tempfile.TemporaryDirectory() as folder:
             start = time.perf_counter()
-            metadata = train_sweep(shipped, folder, progress=True)
+            metadata = train_sweep(shipped, folder, progress=True, jobs=2, threads=1)
             seconds = time.perf_counter() - start
         shipped_metadata = load_pretrained_sweep("wjets").metadata
         print(f"\nfull command: {seconds / 60:.1f} min on {metadata['timing']['device']}")
