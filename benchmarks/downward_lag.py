@@ -17,9 +17,8 @@ import argparse
 import numpy as np
 import torch
 
-from jetgeom_lite.data import load_jets, preprocess
-from jetgeom_lite.jet_vae import jet_tensors, load_pretrained_sweep
-from jetgeom_lite.train import recipe
+from jetgeom_lite.jet_vae import load_pretrained_sweep
+from jetgeom_lite.train import recipe, wjets_tensors
 from jetgeom_lite.vae import evaluate_vae, train_vae
 
 
@@ -31,14 +30,9 @@ def main() -> None:
     torch.set_num_threads(1)
     shipped = recipe("wjets")
     sweep = load_pretrained_sweep("wjets")
-    window = {"mass_range": shipped.mass_range_GeV}
 
-    def prepared(n, seed):
-        jets = load_jets(shipped.process, n, seed=seed, progress=False, **window)
-        return jet_tensors(preprocess(jets, center=True, normalize=True, recluster_R=shipped.recluster_R,
-                                      max_particles=shipped.max_particles))
-
-    train, held_out = prepared(shipped.n_train, shipped.train_seed), prepared(shipped.n_eval, shipped.eval_seed)
+    train = wjets_tensors(shipped, shipped.n_train, shipped.train_seed)
+    held_out = wjets_tensors(shipped, shipped.n_eval, shipped.eval_seed)
     index = {name: int(np.argmin(np.abs(sweep.beta_hat(name) - args.beta_hat))) for name in ("down", "up")}
     beta = float(sweep.betas["down"][index["down"]])
 

@@ -20,9 +20,8 @@ import argparse
 import numpy as np
 import torch
 
-from jetgeom_lite.data import load_jets, preprocess
-from jetgeom_lite.jet_vae import JetVAESettings, jet_tensors, make_jet_vae
-from jetgeom_lite.train import recipe
+from jetgeom_lite.jet_vae import JetVAESettings, make_jet_vae
+from jetgeom_lite.train import recipe, wjets_tensors
 from jetgeom_lite.vae import evaluate_vae, train_vae
 
 CANDIDATES = {
@@ -41,14 +40,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     shipped = recipe("wjets")
-    window = {"mass_range": shipped.mass_range_GeV}
 
-    def prepared(n, seed):
-        jets = load_jets(shipped.process, n, seed=seed, progress=False, **window)
-        return jet_tensors(preprocess(jets, center=True, normalize=True, recluster_R=shipped.recluster_R,
-                                      max_particles=shipped.max_particles))
-
-    train, held_out = prepared(shipped.n_train, shipped.train_seed), prepared(shipped.n_eval, shipped.eval_seed)
+    train = wjets_tensors(shipped, shipped.n_train, shipped.train_seed)
+    held_out = wjets_tensors(shipped, shipped.n_eval, shipped.eval_seed)
     beta = args.beta_hat / shipped.pt_scale_GeV
     for name, settings in CANDIDATES.items():
         model = make_jet_vae(settings, seed=shipped.model_seed)

@@ -55,7 +55,7 @@ from ._validation import check_fraction, check_integer, check_positive
 from .jet_vae import JetVAESettings, jet_tensors, make_jet_vae, reconstruction_emd
 from .vae import beta_sweep, evaluate_vae
 
-__all__ = ["TrainingRecipe", "recipe", "train_sweep", "TopQCDRecipe", "train_topqcd", "main"]
+__all__ = ["TrainingRecipe", "recipe", "wjets_tensors", "train_sweep", "TopQCDRecipe", "train_topqcd", "main"]
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,21 @@ def recipe(name: str, full: bool = False) -> TrainingRecipe:
     return table[name]
 
 
-def _jets(recipe_: TrainingRecipe, n: int, seed: int, progress: bool):
+def wjets_tensors(recipe_: TrainingRecipe, n: int, seed: int, progress: bool = False):
+    """``(particles, mask)`` of ``n`` jets of ``recipe_``, selected and preprocessed as the sweep trains on them.
+
+    Pythia seed ``seed``, the recipe's mass window (``load_jets(..., mass_range=...)``), micro-jets
+    of ``recluster_R``, at most ``max_particles``, centred and pT-normalised; tensors of shapes
+    (n, M, 3) with rows (pT fraction, y, phi [rad]) and (n, M) as :func:`jetgeom_lite.jet_vae.jet_tensors`
+    returns them. The training jets are ``wjets_tensors(r, r.n_train, r.train_seed)``, the held-out
+    ones ``wjets_tensors(r, r.n_eval, r.eval_seed)``.
+
+    Examples
+    --------
+    >>> particles, mask = wjets_tensors(recipe("wjets"), 5, seed=7)
+    >>> tuple(particles.shape[::2]), bool(torch.allclose((particles[..., 0] * mask).sum(dim=1), torch.ones(5)))
+    ((5, 3), True)
+    """
     from .data import load_jets, preprocess
 
     window = {} if recipe_.mass_range_GeV is None else {"mass_range": recipe_.mass_range_GeV}
@@ -239,8 +253,8 @@ def train_sweep(recipe_: TrainingRecipe, out: str | Path, *, device: str | None 
     jobs = check_integer(jobs, "jobs", minimum=1, example="2")
     threads = torch.get_num_threads() if threads is None else check_integer(threads, "threads", minimum=1)
     device = default_device() if device is None else str(device)
-    train = _jets(recipe_, recipe_.n_train, recipe_.train_seed, progress)
-    held_out = _jets(recipe_, recipe_.n_eval, recipe_.eval_seed, progress)
+    train = wjets_tensors(recipe_, recipe_.n_train, recipe_.train_seed, progress)
+    held_out = wjets_tensors(recipe_, recipe_.n_eval, recipe_.eval_seed, progress)
     sweep_monitor = tuple(t[:300] for t in held_out)
     n_parameters = sum(p.numel() for p in make_jet_vae(recipe_.model, seed=recipe_.model_seed).parameters())
     t_train = time.perf_counter()
