@@ -32,9 +32,8 @@ import time
 import numpy as np
 import torch
 
-from jetgeom_lite.data import load_jets, preprocess
-from jetgeom_lite.jet_vae import jet_tensors, load_pretrained_sweep, make_jet_vae, reconstruction_emd
-from jetgeom_lite.train import recipe, train_sweep
+from jetgeom_lite.jet_vae import load_pretrained_sweep, make_jet_vae, reconstruction_emd
+from jetgeom_lite.train import recipe, train_sweep, wjets_tensors
 from jetgeom_lite.vae import evaluate_vae
 
 
@@ -101,10 +100,7 @@ def main() -> None:
     print(f"torch {torch.__version__}; model: "
           f"{sum(p.numel() for p in make_jet_vae(shipped.model).parameters()):,} parameters, "
           f"Sinkhorn eps {shipped.model.eps} / {shipped.model.n_iterations} iterations, batch {shipped.batch_size}")
-    window = {} if shipped.mass_range_GeV is None else {"mass_range": shipped.mass_range_GeV}
-    jets = load_jets(shipped.process, 2000, seed=shipped.train_seed, progress=False, **window)
-    particles, mask = jet_tensors(preprocess(jets, recluster_R=shipped.recluster_R,
-                                             max_particles=shipped.max_particles))
+    particles, mask = wjets_tensors(shipped, 2000, shipped.train_seed)
     beta = float(shipped.betas_down()[len(shipped.betas_down()) // 2])
     devices = ["cpu"] + (["cuda"] if args.gpu and torch.cuda.is_available() else [])
     if args.gpu and not torch.cuda.is_available():
@@ -124,9 +120,7 @@ def main() -> None:
     n_betas_total = 2 * shipped.n_betas
     total_steps = shipped.steps_first_beta + (shipped.n_betas - 1) * shipped.steps_per_beta
     # evaluation of one beta, as train_sweep does it (rounded weights, held-out jets)
-    held_out = jet_tensors(preprocess(load_jets(shipped.process, shipped.n_eval, seed=shipped.eval_seed,
-                                                progress=False, **window),
-                                      recluster_R=shipped.recluster_R, max_particles=shipped.max_particles))
+    held_out = wjets_tensors(shipped, shipped.n_eval, shipped.eval_seed)
     model = make_jet_vae(shipped.model, seed=0).eval()
     start = time.perf_counter()
     evaluate_vae(model, held_out, beta, n_samples=shipped.n_eval_samples, device="cpu", batch_size=1000)

@@ -6,8 +6,8 @@ micro-jets of R = 0.07, at most 50, centred, pT normalised), over a log grid of 
 to 2 GeV, twice, each from the same freshly initialised weights: **upward** (the paper's
 direction: start at the finest beta, then warm-start each coarser beta from the last) and
 **downward** (start at the coarsest, then finer). The two are independent and train in two
-processes at once (``--jobs``); where they end at the same held-out loss, that beta is at the
-optimum of the loss, which is the convergence test chapter 4 prints. After each beta the
+processes at once (``--jobs``); where they end at the same held-out loss (within 2%), that
+beta passes the convergence test chapter 4 prints. After each beta the
 weights are kept; at the end they are rounded to float16, and every metric in
 ``metadata.json`` is measured on the rounded weights, on held-out jets (another Pythia seed):
 
